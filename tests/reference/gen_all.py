@@ -1,0 +1,13 @@
+"""Regenerates every fixture under tests/fixtures/ (see README.md)."""
+import runpy
+import sys
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = ["gen_scheduler.py"]
+
+if __name__ == "__main__":
+    sys.path.insert(0, HERE)
+    for script in SCRIPTS:
+        print("==", script, flush=True)
+        runpy.run_path(os.path.join(HERE, script), run_name="__main__")
