@@ -100,7 +100,7 @@ LCMD_API lcmd_status lcmd_noise_schedule_alpha_sigma(const lcmd_noise_schedule *
 /** Forward noising (DDPM add_noise): out = sqrt(ā[t]) x0 + sqrt(1 − ā[t]) noise per
  *  sample, with the coefficients in float32. out may alias x0 or noise.
  *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL pointers, batch or per_sample < 1, a
- *  timestep outside [0, T)). */
+ *  timestep outside [0, T)); LCMD_ERR_NUMERIC (NaN or Inf in an input, named). */
 LCMD_API lcmd_status lcmd_add_noise(const lcmd_noise_schedule *s, const float *x0, const float *noise,
                                     const int64_t *timesteps, int64_t batch, int64_t per_sample, float *out);
 
@@ -153,7 +153,7 @@ LCMD_API lcmd_status lcmd_ddim_solver_interval(const lcmd_ddim_solver *d, int64_
 /** One deterministic DDIM step per sample: x_prev = sqrt(a')·x̂0 + sqrt(1 − a')·ε̂ with
  *  a' = ā at the grid point before `indices[b]`, computed in double precision and
  *  rounded once to float. Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, sizes < 1, an
- *  index outside [0, N)). */
+ *  index outside [0, N)); LCMD_ERR_NUMERIC (NaN or Inf in an input). */
 LCMD_API lcmd_status lcmd_ddim_solver_step(const lcmd_ddim_solver *d, const float *pred_x0,
                                            const float *pred_noise, const int64_t *indices,
                                            int64_t batch, int64_t per_sample, float *x_prev);
@@ -203,7 +203,7 @@ LCMD_API int32_t lcmd_lcm_scheduler_step_index(const lcmd_lcm_scheduler *s);
  *  context's seed and the step index; on the last step prev_sample = denoised.
  *  `denoised` may be NULL. Errors: LCMD_ERR_INVALID_ARGUMENT (no timesteps set, a
  *  timestep not in the schedule, NULL or sizes < 1, all steps already taken),
- *  LCMD_ERR_NUMERIC (NaN or Inf in the model output or sample). */
+ *  LCMD_ERR_NUMERIC (NaN or Inf in the model output, sample or noise). */
 LCMD_API lcmd_status lcmd_lcm_scheduler_step(lcmd_lcm_scheduler *s, const float *model_output, int64_t timestep,
                                              const float *sample, int64_t batch, int64_t per_sample,
                                              const float *noise, float *prev_sample, float *denoised);

@@ -91,6 +91,8 @@ lcmd_status lcmd_ddim_solver_step(const lcmd_ddim_solver *d, const float *pred_x
     for (int64_t b = 0; b < batch; b++)
         LCMD_CHECK_ARG(indices[b] >= 0 && indices[b] < d->N, "lcmd_ddim_solver_step",
                        "indices[%lld] = %lld outside [0, %d)", (long long)b, (long long)indices[b], d->N);
+    LCMD_TRY(lcmd_sched_check_finite(pred_x0, batch * per_sample, "lcmd_ddim_solver_step", "pred_x0"));
+    LCMD_TRY(lcmd_sched_check_finite(pred_noise, batch * per_sample, "lcmd_ddim_solver_step", "pred_noise"));
     for (int64_t b = 0; b < batch; b++) {
         double a = d->ac_prev[indices[b]];
         double ca = sqrt(a), cn = sqrt(1.0 - a);   /* float64, as the reference's table is */

@@ -227,10 +227,10 @@ lcmd_status lcmd_lcm_scheduler_step(lcmd_lcm_scheduler *s, const float *model_ou
     if (s->step_index >= s->count)
         return lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, "%s: all %d steps have been taken; set the timesteps again", fn, s->count);
     int64_t total = batch * per_sample;
-    for (int64_t i = 0; i < total; i++)
-        if (!isfinite(model_output[i]) || !isfinite(sample[i]))
-            return lcmd_set_error(LCMD_ERR_NUMERIC, "%s: %s[%lld] is not finite", fn,
-                                  isfinite(model_output[i]) ? "sample" : "model_output", (long long)i);
+    LCMD_TRY(lcmd_sched_check_finite(model_output, total, fn, "model_output"));
+    LCMD_TRY(lcmd_sched_check_finite(sample, total, fn, "sample"));
+    if (noise)
+        LCMD_TRY(lcmd_sched_check_finite(noise, total, fn, "noise"));
 
     const lcmd_scheduler_config *cfg = &s->sched->cfg;
     int32_t next = s->step_index + 1;

@@ -149,11 +149,21 @@ lcmd_status lcmd_sched_check_batch(const lcmd_noise_schedule *s, const int64_t *
     return LCMD_OK;
 }
 
+lcmd_status lcmd_sched_check_finite(const float *x, int64_t n, const char *fn, const char *what)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return lcmd_set_error(LCMD_ERR_NUMERIC, "%s: %s[%lld] = %g is not finite", fn, what, (long long)i, (double)x[i]);
+    return LCMD_OK;
+}
+
 lcmd_status lcmd_add_noise(const lcmd_noise_schedule *s, const float *x0, const float *noise,
                            const int64_t *timesteps, int64_t batch, int64_t per_sample, float *out)
 {
     LCMD_TRY(lcmd_sched_check_batch(s, timesteps, batch, per_sample, "lcmd_add_noise"));
     LCMD_CHECK_ARG(x0 && noise && out, "lcmd_add_noise", "x0, noise or out is NULL");
+    LCMD_TRY(lcmd_sched_check_finite(x0, batch * per_sample, "lcmd_add_noise", "x0"));
+    LCMD_TRY(lcmd_sched_check_finite(noise, batch * per_sample, "lcmd_add_noise", "noise"));
     for (int64_t b = 0; b < batch; b++) {
         float a = s->ac[timesteps[b]];
         float ca = sqrtf(a), cs = sqrtf(1.0f - a);
@@ -182,6 +192,8 @@ lcmd_status lcmd_predicted_origin(const lcmd_noise_schedule *s, lcmd_prediction_
     LCMD_TRY(lcmd_sched_check_batch(s, timesteps, batch, per_sample, "lcmd_predicted_origin"));
     LCMD_TRY(check_type(type, "lcmd_predicted_origin"));
     LCMD_CHECK_ARG(model_output && sample && out, "lcmd_predicted_origin", "model_output, sample or out is NULL");
+    LCMD_TRY(lcmd_sched_check_finite(model_output, batch * per_sample, "lcmd_predicted_origin", "model_output"));
+    LCMD_TRY(lcmd_sched_check_finite(sample, batch * per_sample, "lcmd_predicted_origin", "sample"));
     for (int64_t b = 0; b < batch; b++) {
         float al = s->alpha[timesteps[b]], si = s->sigma[timesteps[b]];
         const float *o = model_output + b * per_sample, *x = sample + b * per_sample;
@@ -205,6 +217,8 @@ lcmd_status lcmd_predicted_noise(const lcmd_noise_schedule *s, lcmd_prediction_t
     LCMD_TRY(lcmd_sched_check_batch(s, timesteps, batch, per_sample, "lcmd_predicted_noise"));
     LCMD_TRY(check_type(type, "lcmd_predicted_noise"));
     LCMD_CHECK_ARG(model_output && sample && out, "lcmd_predicted_noise", "model_output, sample or out is NULL");
+    LCMD_TRY(lcmd_sched_check_finite(model_output, batch * per_sample, "lcmd_predicted_noise", "model_output"));
+    LCMD_TRY(lcmd_sched_check_finite(sample, batch * per_sample, "lcmd_predicted_noise", "sample"));
     for (int64_t b = 0; b < batch; b++) {
         float al = s->alpha[timesteps[b]], si = s->sigma[timesteps[b]];
         const float *o = model_output + b * per_sample, *x = sample + b * per_sample;

@@ -25,4 +25,7 @@ void lcmd_sched_scalings_f32(int64_t t, float timestep_scaling, float *c_skip, f
 lcmd_status lcmd_sched_check_batch(const lcmd_noise_schedule *s, const int64_t *timesteps, int64_t batch,
                                    int64_t per_sample, const char *fn);
 
+/* LCMD_ERR_NUMERIC naming `what`[i] at the first NaN or Inf of x[0..n). */
+lcmd_status lcmd_sched_check_finite(const float *x, int64_t n, const char *fn, const char *what);
+
 #endif /* LCMD_SCHED_INTERNAL_H */

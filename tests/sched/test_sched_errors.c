@@ -144,6 +144,10 @@ START_TEST(schedule_functions_refuse_bad_arguments)
     EXPECT(lcmd_add_noise(s, a, a, &t_neg, 1, 4, r), LCMD_ERR_INVALID_ARGUMENT, "timesteps[0] = -1");
     EXPECT(lcmd_add_noise(s, a, a, &t_ok, 1, 0, r), LCMD_ERR_INVALID_ARGUMENT, "per_sample");
     EXPECT(lcmd_predicted_origin(s, (lcmd_prediction_type)9, a, &t_ok, a, 1, 4, r), LCMD_ERR_INVALID_ARGUMENT, "prediction type");
+    float bad[4] = {1, NAN, 3, 4};
+    EXPECT(lcmd_add_noise(s, a, bad, &t_ok, 1, 4, r), LCMD_ERR_NUMERIC, "noise[1]");
+    EXPECT(lcmd_predicted_origin(s, LCMD_PREDICT_EPSILON, bad, &t_ok, a, 1, 4, r), LCMD_ERR_NUMERIC, "model_output[1]");
+    EXPECT(lcmd_predicted_noise(s, LCMD_PREDICT_V, a, &t_ok, bad, 1, 4, r), LCMD_ERR_NUMERIC, "sample[1]");
     EXPECT(lcmd_boundary_scalings(&t_neg, 1, 10.0, r, r), LCMD_ERR_INVALID_ARGUMENT, "negative");
     EXPECT(lcmd_boundary_scalings(&t_ok, 1, NAN, r, r), LCMD_ERR_INVALID_ARGUMENT, "timestep_scaling");
     float w = NAN, e[8];
@@ -154,6 +158,8 @@ START_TEST(schedule_functions_refuse_bad_arguments)
     EXPECT(lcmd_ddim_solver_create(s, 1001, &d), LCMD_ERR_INVALID_ARGUMENT, "num_ddim_timesteps");
     ck_assert_int_eq(lcmd_ddim_solver_create(s, 50, &d), LCMD_OK);
     EXPECT(lcmd_ddim_solver_step(d, a, a, &idx_bad, 1, 4, r), LCMD_ERR_INVALID_ARGUMENT, "indices[0] = 50");
+    int64_t idx_ok = 3;
+    EXPECT(lcmd_ddim_solver_step(d, bad, a, &idx_ok, 1, 4, r), LCMD_ERR_NUMERIC, "pred_x0[1]");
     EXPECT(lcmd_ddim_solver_interval(d, -1, NULL, NULL), LCMD_ERR_INVALID_ARGUMENT, "index");
     int64_t small[10];
     EXPECT(lcmd_ddim_solver_timesteps(d, small, 10), LCMD_ERR_INVALID_ARGUMENT, "smaller");
