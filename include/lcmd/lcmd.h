@@ -18,5 +18,6 @@
 #include <lcmd/context.h>
 #include <lcmd/rng.h>
 #include <lcmd/scheduler.h>
+#include <lcmd/unet.h>
 
 #endif /* LCMD_H */
