@@ -254,6 +254,17 @@ void lcmd_safetensors_close(lcmd_safetensors *st)
     free(st);
 }
 
+void lcmd_safetensors_release_pages(const lcmd_safetensors *st, const lcmd_st_tensor *t)
+{
+    if (!st || !t || !st->map)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t)t->data + page - 1) & ~(page - 1);             /* whole pages only: */
+    uintptr_t end = ((uintptr_t)t->data + (uintptr_t)(t->end - t->begin)) & ~(page - 1); /* neighbours keep theirs */
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
 size_t lcmd_safetensors_count(const lcmd_safetensors *st) { return st ? st->count : 0; }
 
 const lcmd_st_tensor *lcmd_safetensors_at(const lcmd_safetensors *st, size_t i)

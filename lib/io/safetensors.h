@@ -50,6 +50,12 @@ const char *lcmd_safetensors_label(const lcmd_safetensors *st);
 /* Value of a "__metadata__" key, or NULL. */
 const char *lcmd_safetensors_metadata(const lcmd_safetensors *st, const char *key);
 
+/* Tells the kernel the file pages under tensor `t` are not needed any more (a loader
+ * that has converted the tensor calls it so that a model's file and its converted
+ * copy are not resident together). Reading the tensor again stays valid: the pages
+ * come back from the file. No-op for in-memory handles. */
+void lcmd_safetensors_release_pages(const lcmd_safetensors *st, const lcmd_st_tensor *t);
+
 size_t lcmd_st_dtype_size(lcmd_st_dtype dt);
 const char *lcmd_st_dtype_name(lcmd_st_dtype dt);
 

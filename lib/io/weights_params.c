@@ -157,7 +157,8 @@ static lcmd_status fill(const lcmd_weights *w, const lcmd_param_set *ps, float *
     for (size_t i = 0; i < ps->count; i++) {
         const lcmd_param *p = &ps->items[i];
         const lcmd_safetensors *file = NULL;
-        if (!lcmd_weights_find(w, p->name, &file))
+        const lcmd_st_tensor *t = lcmd_weights_find(w, p->name, &file);
+        if (!t)
             continue;
         float *dst = host_buffer + p->offset;
         if (p->layout == LCMD_PARAM_PLAIN) {
@@ -166,6 +167,7 @@ static lcmd_status fill(const lcmd_weights *w, const lcmd_param_set *ps, float *
             LCMD_TRY(lcmd_safetensors_read_f32(file, p->name, scratch, (size_t)p->numel));
             lcmd_param_to_stored(p, scratch, dst);
         }
+        lcmd_safetensors_release_pages(file, t);
         (*loaded)++;
     }
     return LCMD_OK;

@@ -118,14 +118,16 @@ lcmd_status lcmd_unet_load(lcmd_context *ctx, const char *folder, const lcmd_une
     LCMD_TRY(lcmd_weights_open(folder, o.variant, &w));
     lcmd_unet *u = NULL;
     s = wrap(ctx, &cfg, &u);
-    float *host = NULL;
-    if (!s) {
+    /* the CPU backend's memory is host memory: fill it in place, no staging copy */
+    int in_place = !s && u->model->be->device < 0;
+    float *host = in_place ? u->model->param_mem : NULL;
+    if (!s && !in_place) {
         host = calloc(u->model->params.total ? u->model->params.total : 1, sizeof *host);
         if (!host) s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "lcmd_unet_load: out of memory");
     }
     if (!s) s = lcmd_weights_load_params(w, &u->model->params, host, NULL);
-    if (!s) s = params_from_host(u, host);
-    free(host);
+    if (!s && !in_place) s = params_from_host(u, host);
+    if (!in_place) free(host);
     lcmd_weights_close(w);
     if (s) {
         lcmd_unet_destroy(u);
