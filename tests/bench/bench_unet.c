@@ -1,7 +1,7 @@
 /* Times the UNet forward of a diffusers folder on the CPU (the C side of
  * tests/bench/unet_cpu.py), and the machine's single-precision GEMM rate that sets
  * the floor. Prints one JSON object.
- *   bench_unet FOLDER VARIANT|- HEIGHT WIDTH SEQ_LEN ITERS THREADS */
+ *   bench_unet FOLDER VARIANT|- HEIGHT WIDTH SEQ_LEN ITERS THREADS [DEVICE] */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,8 +45,8 @@ static int fail(const char *what, lcmd_status s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s FOLDER VARIANT|- HEIGHT WIDTH SEQ_LEN ITERS THREADS\n", argv[0]);
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: %s FOLDER VARIANT|- HEIGHT WIDTH SEQ_LEN ITERS THREADS [DEVICE]\n", argv[0]);
         return 2;
     }
     const char *folder = argv[1], *variant = strcmp(argv[2], "-") ? argv[2] : NULL;
@@ -55,11 +55,12 @@ int main(int argc, char **argv)
     lcmd_context_options o;
     lcmd_context_options_init(&o);
     o.num_threads = threads;
+    o.device = argc == 9 ? argv[8] : "cpu";
     o.log_level = LCMD_LOG_WARN;
     lcmd_context *ctx = NULL;
     lcmd_status s = lcmd_context_create(&o, &ctx);
     if (s) return fail("context", s);
-    double rate = sgemm_rate();
+    double rate = strcmp(o.device, "cpu") == 0 ? sgemm_rate() : 0.0;
 
     double t0 = now();
     lcmd_unet_load_options lo;

@@ -190,7 +190,10 @@ BUILD=/tmp/lcmd-build
 BUILT=0
 phase_begin build
 rm -rf "$BUILD"
-if meson setup "$BUILD" -Dcuda=enabled -Dtests=true -Dexamples=false > "$OUT/meson-setup.log" 2>&1; then
+if [ -n "${LCMD_SKIP_BUILD:-}" ]; then
+    echo "LCMD_SKIP_BUILD set: using the carried binaries only"
+    phase_end skipped
+elif meson setup "$BUILD" -Dcuda=enabled -Dtests=true -Dexamples=false > "$OUT/meson-setup.log" 2>&1; then
     tail -15 "$OUT/meson-setup.log"
     if timeout 300 ninja -C "$BUILD" -j"${NINJA_JOBS:-16}" > "$OUT/ninja.log" 2>&1; then
         grep -iE "warning|error" "$OUT/ninja.log" | head -20
@@ -219,12 +222,34 @@ else
     phase_end skipped
 fi
 
+# ---------------------------------------------------------------- 7 models
+phase_begin models
+UNET_BIN=$BUILD/tests/gpu/gpu_unet
+[ "$BUILT" -eq 1 ] || UNET_BIN=${LCMD_PREBUILT_UNET:-build-gpu/tests/gpu/gpu_unet}
+if [ -x "$UNET_BIN" ]; then
+    timeout 120 "$UNET_BIN" "$(pwd)/tests/fixtures" 2>&1 | tee "$OUT/gpu-unet.log" | grep -vE "^[a-z0-9_]+ +fwd"
+    rc=${PIPESTATUS[0]}
+    phase_end "rc=$rc"
+else
+    phase_end skipped
+fi
+
+# ---------------------------------------------------------------- 8 bench (optional)
+# LCMD_GPU_BENCH=DIR: the SD1.5 UNet forward side by side with PyTorch, DIR holding
+# tests/bench/bench_unet (a build folder); needs diffusers importable (carried wheels).
+if [ -n "${LCMD_GPU_BENCH:-}" ]; then
+    phase_begin bench
+    LCMD_BENCH_CACHE=/tmp/lcmd-bench timeout 300 python3 tests/bench/unet_forward.py "$LCMD_GPU_BENCH" \
+        --device cuda:0 --iters 5 --threads 16 2>&1 | grep -v accelerate | tee "$OUT/bench-unet.log"
+    phase_end "rc=${PIPESTATUS[0]}"
+fi
+
 # ---------------------------------------------------------------- summary
 echo
 echo "=== summary (total $(( $(date +%s) - T_START ))s) ==="
 for s in "${SUMMARY[@]}"; do echo "  $s"; done
-for f in "$OUT/lab-prebuilt.log" "$OUT/lab-source.log"; do
-    [ -s "$f" ] && grep -E "^(FAIL|correctness:|gpu_lab:|op_check)" "$f" | head -40
+for f in "$OUT/lab-prebuilt.log" "$OUT/lab-source.log" "$OUT/gpu-unet.log"; do
+    [ -s "$f" ] && grep -E "^(FAIL|correctness:|gpu_lab:|gpu_unet:|op_check)" "$f" | head -40
 done
 # the table last
 TABLE_SRC=

@@ -21,7 +21,7 @@ typedef struct bench_row {
     const char *bound;
 } bench_row;
 
-#define MAXROWS 48
+#define MAXROWS 64
 static bench_row g_rows[MAXROWS];
 static int g_nrows;
 static double g_bw = 0.0, g_peak_bf16 = 0.0, g_peak_f32 = 0.0;   /* bytes/s, flop/s */
@@ -292,7 +292,8 @@ static int bench_norms(lcmd_backend *be, lcmd_dtype dt, int reps)
     return 0;
 }
 
-static int bench_attn(lcmd_backend *be, lcmd_dtype dt, int64_t skv, int reps, int bwd)
+/* 2 x 8 heads, sq queries, skv keys, head_dim hd; q/k/v/out as [2 * tokens, 8 * hd] */
+static int bench_attn(lcmd_backend *be, lcmd_dtype dt, int64_t sq, int64_t skv, int64_t hd, int reps, int bwd)
 {
     bctx c;
     memset(&c, 0, sizeof c);
@@ -300,12 +301,13 @@ static int bench_attn(lcmd_backend *be, lcmd_dtype dt, int64_t skv, int reps, in
     c.dt = dt;
     lcmd_attn_shape s;
     memset(&s, 0, sizeof s);
-    s.b = 2; s.heads = 8; s.sq = 4096; s.skv = skv; s.head_dim = 40;
-    s.ldq = s.ldk = s.ldv = s.ldo = 320;
-    s.scale = 1.0f / sqrtf(40.0f);
+    s.b = 2; s.heads = 8; s.sq = sq; s.skv = skv; s.head_dim = hd;
+    const int64_t ch = s.heads * hd;
+    s.ldq = s.ldk = s.ldv = s.ldo = ch;
+    s.scale = 1.0f / sqrtf((float)hd);
     c.attn = s;
     double es = (double)lcmd_dtype_size(dt);
-    size_t nq = (size_t)(s.b * s.sq * 320), nk = (size_t)(s.b * skv * 320), nl = (size_t)(s.b * s.heads * s.sq);
+    size_t nq = (size_t)(s.b * s.sq * ch), nk = (size_t)(s.b * skv * ch), nl = (size_t)(s.b * s.heads * s.sq);
     c.p[0] = dev_rand(be, dt, nq, 0, 71);   /* out */
     c.p[1] = dev_rand(be, dt, nl, 1, 72);   /* lse */
     c.p[2] = dev_rand(be, dt, nq, 0, 73);   /* q */
@@ -318,8 +320,8 @@ static int bench_attn(lcmd_backend *be, lcmd_dtype dt, int64_t skv, int reps, in
     for (int j = 0; j < 9; j++)
         if (!c.p[j]) { free_all(&c); return 1; }
     char shape[48];
-    snprintf(shape, sizeof shape, "2x8 %lld/%lld d40", (long long)s.sq, (long long)skv);
-    double f = 4.0 * s.b * s.heads * (double)s.sq * (double)skv * 40.0;
+    snprintf(shape, sizeof shape, "2x8 %lld/%lld d%lld", (long long)s.sq, (long long)skv, (long long)hd);
+    double f = 4.0 * s.b * s.heads * (double)s.sq * (double)skv * (double)hd;
     c.op = B_ATT_F;
     add_row(skv == s.sq ? "self-attention fwd" : "cross-attention fwd", dt, shape, time_it(&c, reps),
             (2.0 * nq + 2.0 * nk) * es + 4.0 * nl, f);
@@ -379,9 +381,15 @@ int lab_bench_all(lcmd_backend *gpu, int quick)
     err |= bench_conv(gpu, LCMD_DT_F32, 2, 64, 320, 320, reps, 3);
     err |= bench_conv(gpu, LCMD_DT_BF16, 2, 32, 640, 640, reps, 3);
     err |= bench_norms(gpu, LCMD_DT_BF16, reps);
-    err |= bench_attn(gpu, LCMD_DT_BF16, 4096, reps, 1);
-    err |= bench_attn(gpu, LCMD_DT_F32, 4096, quick ? 3 : 7, 0);
-    err |= bench_attn(gpu, LCMD_DT_BF16, 77, reps, 1);
+    /* SD1.5 attention: 64x64 latents (4096 tokens, d40), 32x32 (1024, d80), 16x16 (256, d160) */
+    err |= bench_attn(gpu, LCMD_DT_BF16, 4096, 4096, 40, reps, 1);
+    err |= bench_attn(gpu, LCMD_DT_F16, 4096, 4096, 40, reps, 0);
+    err |= bench_attn(gpu, LCMD_DT_F32, 4096, 4096, 40, quick ? 3 : 7, 0);
+    err |= bench_attn(gpu, LCMD_DT_BF16, 4096, 77, 40, reps, 1);
+    err |= bench_attn(gpu, LCMD_DT_BF16, 1024, 1024, 64, reps, 1);
+    err |= bench_attn(gpu, LCMD_DT_BF16, 1024, 1024, 80, reps, 1);
+    err |= bench_attn(gpu, LCMD_DT_BF16, 1024, 77, 80, reps, 1);
+    err |= bench_attn(gpu, LCMD_DT_BF16, 256, 256, 160, reps, 1);
     err |= bench_linear(gpu, LCMD_DT_BF16, 4096, 320, 320, reps, 1);
     err |= bench_linear(gpu, LCMD_DT_BF16, 4096, 320, 2560, reps, 1);
     err |= bench_linear(gpu, LCMD_DT_F32, 4096, 320, 2560, reps, 0);

@@ -453,6 +453,15 @@ static void build_cases(void)
     attn_cases("attn_fwd causal 1x2x130 d80", "attn_bwd causal 1x2x130 d80", 1, 2, 130, 130, 80, 1, 0);
     attn_cases("attn_fwd 1x1 65/70 d160", "attn_bwd 1x1 65/70 d160", 1, 1, 65, 70, 160, 0, 0);
     attn_cases("attn_fwd 2x2 9/200 d24", "attn_bwd 2x2 9/200 d24", 2, 2, 9, 200, 24, 0, 0);
+    /* f16/bf16 run on tensor cores when head_dim % 8 == 0 and the lds % 8 == 0 (D = 32, 48,
+     * 64, 80, 128, 160 padded; D > 96 splits dK/dV columns over 2 blocks); d36 takes the
+     * fp32 fallback in every dtype */
+    attn_cases("attn_fwd odd 1x2 67/33 d40", "attn_bwd odd 1x2 67/33 d40", 1, 2, 67, 33, 40, 0, 0);
+    attn_cases("attn_fwd cross 1x2 4096/77 d40", "attn_bwd cross 1x2 4096/77 d40", 1, 2, 4096, 77, 40, 0, 0);
+    attn_cases("attn_fwd causal 1x2x200 d64", "attn_bwd causal 1x2x200 d64", 1, 2, 200, 200, 64, 1, 0);
+    attn_cases("attn_fwd 1x2 100/150 d128 ld", "attn_bwd 1x2 100/150 d128 ld", 1, 2, 100, 150, 128, 0, 8);
+    attn_cases("attn_fwd causal 1x1x130 d160", "attn_bwd causal 1x1x130 d160", 1, 1, 130, 130, 160, 1, 0);
+    attn_cases("attn_fwd 1x2x70 d36 (fallback)", "attn_bwd 1x2x70 d36 (fallback)", 1, 2, 70, 70, 36, 0, 0);
     {
         lcmd_attn_shape s;
         memset(&s, 0, sizeof s);

@@ -108,4 +108,18 @@ constexpr size_t attn_ptile_bytes() { return (size_t)kAB * kPS * sizeof(float); 
                                    "cuda attention: head_dim %lld > 160 is not supported", (long long)(hd)); \
     } while (0)
 
+/* Tensor-core path for f16/bf16 (cu_attn_tc.cu, kernel bodies in cu_attn_tc.cuh).
+ * supported: dtype f16/bf16, head_dim a multiple of 8 in [8, 160], ldq/ldk/ldv/ldo
+ * multiples of 8, every pointer in ptrs 16-byte aligned, b*heads <= 65535, shared
+ * memory fits. Otherwise the fp32 CUDA-core kernels above run. di: fp32 rowsum(dO*O). */
+extern "C" {
+int lcmd_cu_attn_tc_supported(const lcmd_cu_backend *cb, lcmd_dtype dt, const lcmd_attn_shape *s,
+                              const void *const *ptrs, int nptrs);
+lcmd_status lcmd_cu_attn_tc_fwd(lcmd_cu_backend *cb, lcmd_dtype dt, const lcmd_attn_shape *s, void *out, float *lse,
+                                const void *q, const void *k, const void *v);
+lcmd_status lcmd_cu_attn_tc_bwd(lcmd_cu_backend *cb, lcmd_dtype dt, const lcmd_attn_shape *s, void *dq, void *dk,
+                                void *dv, const void *dout, const void *q, const void *k, const void *v,
+                                const float *lse, const float *di);
+}
+
 #endif /* LCMD_CU_ATTN_CUH */

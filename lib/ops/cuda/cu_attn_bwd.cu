@@ -172,6 +172,17 @@ __global__ void __launch_bounds__(kAThreads) k_attn_dq(T *dq, const T *dout, con
     }
 }
 
+/* Di = rowsum(dO * O) into fp32 scratch */
+template <typename T>
+lcmd_status attn_di_t(lcmd_cu_backend *cb, const lcmd_attn_shape *s, const void *dout, const void *out, void **di)
+{
+    const int64_t rows = s->b * s->heads * s->sq;
+    size_t sz = (size_t)rows * sizeof(float);
+    LCMD_TRY(lcmd_cu_scratch(cb, 1, &sz, di));
+    k_attn_di<T><<<(unsigned)((rows + 7) / 8), 256, 0, cb->stream>>>((float *)*di, (const T *)dout, (const T *)out, *s);
+    return lcmd_cu_launch_check("k_attn_di");
+}
+
 template <typename T, int D>
 lcmd_status attn_bwd_t(lcmd_cu_backend *cb, const lcmd_attn_shape *s, void *dq, void *dk, void *dv, const void *dout,
                        const void *q, const void *k, const void *v, const void *out, const float *lse)
@@ -180,12 +191,8 @@ lcmd_status attn_bwd_t(lcmd_cu_backend *cb, const lcmd_attn_shape *s, void *dq, 
     if (smem > cb->smem_optin)
         return lcmd_set_error(LCMD_ERR_UNSUPPORTED, "cuda attention_bwd: needs %zu bytes of shared memory, device has %zu",
                               smem, cb->smem_optin);
-    const int64_t rows = s->b * s->heads * s->sq;
-    size_t sz = (size_t)rows * sizeof(float);
     void *di = NULL;
-    LCMD_TRY(lcmd_cu_scratch(cb, 1, &sz, &di));
-    k_attn_di<T><<<(unsigned)((rows + 7) / 8), 256, 0, cb->stream>>>((float *)di, (const T *)dout, (const T *)out, *s);
-    LCMD_CU_LAUNCHED("k_attn_di");
+    LCMD_TRY(attn_di_t<T>(cb, s, dout, out, &di));
     if (dk || dv) {
         LCMD_CU_TRY(cudaFuncSetAttribute(k_attn_dkdv<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         dim3 grid((unsigned)((s->skv + kAB - 1) / kAB), (unsigned)(s->b * s->heads));
@@ -213,6 +220,14 @@ extern "C" lcmd_status lcmd_cu_attention_bwd(lcmd_backend *be, lcmd_dtype dt, co
     lcmd_cu_backend *cb = lcmd_cu(be);
     LCMD_TRY(lcmd_cu_enter(cb));
     if (s->b <= 0 || s->heads <= 0 || s->sq <= 0 || s->skv <= 0 || (!dq && !dk && !dv)) return LCMD_OK;
+    /* NULL gradients are skipped, so only the non-NULL pointers need the alignment */
+    const void *ptrs[8] = {dout, q, k, v, out, dq ? dq : q, dk ? dk : q, dv ? dv : q};
+    if (lcmd_cu_attn_tc_supported(cb, dt, s, ptrs, 8)) {
+        void *di = NULL;
+        if (dt == LCMD_DT_BF16) LCMD_TRY(attn_di_t<bf16>(cb, s, dout, out, &di));
+        else LCMD_TRY(attn_di_t<f16>(cb, s, dout, out, &di));
+        return lcmd_cu_attn_tc_bwd(cb, dt, s, dq, dk, dv, dout, q, k, v, lse, (const float *)di);
+    }
     LCMD_CU_DISPATCH(dt, LCMD_ATTN_DISPATCH_D(s->head_dim, return (attn_bwd_t<T, D>(cb, s, dq, dk, dv, dout, q, k, v, out, lse))));
     return LCMD_OK;
 }

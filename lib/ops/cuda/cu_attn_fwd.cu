@@ -108,6 +108,8 @@ extern "C" lcmd_status lcmd_cu_attention_fwd(lcmd_backend *be, lcmd_dtype dt, co
     LCMD_TRY(lcmd_cu_enter(cb));
     if (s->b <= 0 || s->heads <= 0 || s->sq <= 0) return LCMD_OK;
     if (s->skv <= 0) return lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, "cuda attention_fwd: skv = 0");
+    const void *ptrs[4] = {out, q, k, v};
+    if (lcmd_cu_attn_tc_supported(cb, dt, s, ptrs, 4)) return lcmd_cu_attn_tc_fwd(cb, dt, s, out, lse, q, k, v);
     LCMD_CU_DISPATCH(dt, LCMD_ATTN_DISPATCH_D(s->head_dim, return (attn_fwd_t<T, D>(cb, s, out, lse, q, k, v))));
     return LCMD_OK;
 }

@@ -1,8 +1,9 @@
 """Benchmark (not a test): the UNet forward of a full-size SD1.5 UNet (random weights)
-at a 64x64 latent on the CPU, liblcmd side by side with PyTorch doing the same forward
-in the same run, with the same thread count; time, peak memory and the GEMM floor.
+at a 64x64 latent, liblcmd side by side with PyTorch doing the same forward in the same
+run: on the CPU with the same thread count (time, peak memory and the GEMM floor), or
+on a GPU (--device cuda:0; fp32 on both sides, TF32 off on both sides).
 
-  tests/reference/.venv/bin/python tests/bench/unet_cpu.py BUILD_DIR [--threads N] [--iters N]
+  tests/reference/.venv/bin/python tests/bench/unet_forward.py BUILD_DIR [--threads N] [--iters N]
 
 The weights are made once by diffusers (random init, seed 0) and saved as an fp16
 variant under $LCMD_BENCH_CACHE (default /tmp/lcmd-bench); both sides load them."""
@@ -30,24 +31,30 @@ def make_weights(folder):
     UNet2DConditionModel(**SD15).save_pretrained(folder, variant="fp16", torch_dtype=torch.float16)
 
 
-def torch_side(folder, threads, iters):
+def torch_side(folder, threads, iters, device):
     """Runs in a child process: load, FLOP count, timed forwards; prints JSON."""
     import torch
     from diffusers import UNet2DConditionModel
     from torch.utils.flop_counter import FlopCounterMode
     torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     t0 = time.perf_counter()
-    unet = UNet2DConditionModel.from_pretrained(folder, variant="fp16", torch_dtype=torch.float32).eval()
+    unet = UNet2DConditionModel.from_pretrained(folder, variant="fp16", torch_dtype=torch.float32).eval().to(device)
     load_s = time.perf_counter() - t0
     g = torch.Generator().manual_seed(3)
     x, ehs, t = torch.randn(1, 4, 64, 64, generator=g), torch.randn(1, 77, 768, generator=g), torch.tensor([500.0])
+    x, ehs, t = x.to(device), ehs.to(device), t.to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     times = []
     with torch.no_grad():
         with FlopCounterMode(display=False) as fc:
             unet(x, t, ehs)
         for _ in range(iters):
+            sync()
             f0 = time.perf_counter()
             unet(x, t, ehs)
+            sync()
             times.append(time.perf_counter() - f0)
     print(json.dumps({"load_s": load_s, "forward_s": times, "flops": fc.get_total_flops(),
                       "attention": str(unet.attn_processors[next(iter(unet.attn_processors))].__class__.__name__)}))
@@ -68,25 +75,27 @@ def main():
     ap.add_argument("build_dir")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:N")
     ap.add_argument("--openblas-coretype", default=None,
                     help="OPENBLAS_CORETYPE for liblcmd's side (e.g. Haswell where OpenBLAS does not know the CPU)")
     ap.add_argument("--torch-side", help=argparse.SUPPRESS)
     a = ap.parse_args()
     folder = os.path.join(os.environ.get("LCMD_BENCH_CACHE", "/tmp/lcmd-bench"), "sd15-unet-random")
+    folder = os.environ.get("LCMD_BENCH_WEIGHTS", folder)
     if a.torch_side:
-        return torch_side(folder, a.threads, a.iters)
+        return torch_side(folder, a.threads, a.iters, a.device)
     make_weights(folder)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     if a.openblas_coretype:
         env["OPENBLAS_CORETYPE"] = a.openblas_coretype
     pt, pt_rss = child([sys.executable, __file__, a.build_dir, "--threads", str(a.threads),
-                        "--iters", str(a.iters), "--torch-side", "1"], env)
+                        "--iters", str(a.iters), "--device", a.device, "--torch-side", "1"], env)
     lc, lc_rss = child([os.path.join(a.build_dir, "tests", "bench", "bench_unet"), folder, "fp16", "64", "64",
-                        "77", str(a.iters), str(a.threads)], env)
+                        "77", str(a.iters), str(a.threads), a.device], env)
     flops = pt["flops"]
-    floor = flops / (lc["sgemm_gflops"] * 1e9)
+    floor = flops / (lc["sgemm_gflops"] * 1e9) if lc["sgemm_gflops"] else float("nan")
     pt_t, lc_t = statistics.median(pt["forward_s"]), statistics.median(lc["forward_s"])
-    print(f"SD1.5 UNet forward, batch 1, 64x64 latent, 77 tokens, {a.threads} threads, "
+    print(f"SD1.5 UNet forward on {a.device}, batch 1, 64x64 latent, 77 tokens, {a.threads} threads, "
           f"{flops / 1e12:.3f} TFLOP (PyTorch's count), OPENBLAS_CORETYPE={a.openblas_coretype or 'auto'}, OpenBLAS sgemm {lc['sgemm_gflops']:.1f} GFLOP/s -> floor {floor:.2f} s")
     print("| side | forward (median of %d) | load | peak RSS |" % a.iters)
     print("|---|---:|---:|---:|")
