@@ -19,5 +19,8 @@
 #include <lcmd/rng.h>
 #include <lcmd/scheduler.h>
 #include <lcmd/unet.h>
+#include <lcmd/text.h>
+#include <lcmd/text_encoder.h>
+#include <lcmd/vae.h>
 
 #endif /* LCMD_H */

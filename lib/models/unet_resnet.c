@@ -40,8 +40,8 @@ lcmd_status unet_resnet_fwd(unet_run *r, unet_resnet *nd, const float *x, int64_
     LCMD_TRY(unet_alloc(r, n * cout, &tproj));
     RUN(r, lcmd_op_linear_fwd(r->be, r->dt, tproj, r->emb_act, PW(r, nd->temb_w), PW(r, nd->temb_b),
                               n, r->temb_dim, cout));
-    /* add_bcast is not documented to run in place: h2 is a buffer of its own */
-    LCMD_TRY(unet_alloc(r, n * hw * cout, &nd->h2));
+    /* the time embedding is added in place (ops.h allows out == a for add_bcast) */
+    nd->h2 = c1;
     RUN(r, lcmd_op_add_bcast_fwd(r->be, r->dt, nd->h2, c1, tproj, n, hw, cout));
     LCMD_TRY(unet_alloc(r, n * hw * cout, &nd->h3));
     LCMD_TRY(unet_alloc(r, n * r->groups, &nd->mean2));
