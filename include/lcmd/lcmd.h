@@ -22,5 +22,6 @@
 #include <lcmd/text.h>
 #include <lcmd/text_encoder.h>
 #include <lcmd/vae.h>
+#include <lcmd/pipeline.h>
 
 #endif /* LCMD_H */
