@@ -1,5 +1,7 @@
 /* libFuzzer: arbitrary bytes through every JSON config parser of liblcmd: the
- * scheduler config, a sharded-weights index and a pipeline's model_index.json. */
+ * scheduler config, the UNet, CLIP text and VAE configs, a sharded-weights index and
+ * a pipeline's model_index.json. An accepted UNet config also builds its parameter
+ * registry and writes itself back to JSON, which must parse again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,11 @@
 #include "io/json_file.h"
 #include "io/model_index.h"
 #include "io/weights_index.h"
+#include "models/clip_config.h"
+#include "models/params.h"
+#include "models/unet.h"
+#include "models/unet_config.h"
+#include "models/vae_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,6 +30,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lcmd_scheduler_config cfg;
     if (lcmd_scheduler_config_init(&cfg) == LCMD_OK)
         (void)lcmd_scheduler_config_parse(text, size, "fuzz", &cfg);
+
+    lcmd_unet_config unet;
+    if (lcmd_unet_config_parse(text, size, "fuzz", &unet) == LCMD_OK) {
+        lcmd_param_set ps = {0};
+        (void)lcmd_unet_params_build(&unet, &ps);
+        lcmd_param_set_free(&ps);
+        char *json = NULL;
+        lcmd_unet_config again;
+        if (lcmd_unet_config_to_json(&unet, &json) == LCMD_OK &&
+            lcmd_unet_config_parse(json, strlen(json), "fuzz-again", &again) != LCMD_OK)
+            abort();   /* what we write we must read */
+        free(json);
+    }
+
+    lcmd_clip_config clip;
+    (void)lcmd_clip_config_parse(text, size, "fuzz", &clip);
+    lcmd_vae_config vae;
+    (void)lcmd_vae_config_parse(text, size, "fuzz", &vae);
 
     lcmd_weights_index *idx = NULL;
     if (lcmd_weights_index_parse(text, size, "fuzz", &idx) == LCMD_OK) {

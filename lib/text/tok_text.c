@@ -1,6 +1,12 @@
-/* Caption -> words -> ids: UTF-8 repair, added-token splitting, normalisation (NFC,
- * whitespace, lower case) and CLIP pre-tokenisation, as the reference pipeline
- * (transformers 5.17 CLIPTokenizer on tokenizers) does it. */
+/* Caption -> words -> ids: UTF-8 repair, added-token splitting, text cleanup and CLIP
+ * pre-tokenisation, in the two cleanup modes:
+ *  - LCMD_TEXT_CLEANUP_MINIMAL, as transformers 5.17's CLIPTokenizer (the `tokenizers`
+ *    pipeline): normalisation (NFC, whitespace, per-character lower case), added tokens
+ *    matched on the raw or the normalised text by their `normalized` flag, the pattern
+ *    of the byte-level pre-tokeniser;
+ *  - LCMD_TEXT_CLEANUP_FTFY, as transformers 4.x's slow CLIPTokenizer with ftfy: every
+ *    added token cut out of the raw text, then per piece ftfy + whitespace_clean +
+ *    str.lower() (tok_ftfy.c) and the pattern as the `regex` module runs it (IGNORECASE). */
 #include "text/tokenizer_internal.h"
 
 #include <string.h>
@@ -66,7 +72,7 @@ int tok_utf8_repair(const char *s, size_t len, tok_bytes *out)
 /* ---- character classes ---------------------------------------------------------- */
 
 /* Unicode White_Space (the 25 code points the reference's `\s` matches). */
-static int is_space(int32_t c)
+int tok_is_space(int32_t c)
 {
     if (c == 0x20 || (c >= 0x09 && c <= 0x0D)) return 1;
     if (c < 0x85) return 0;
@@ -115,8 +121,8 @@ int tok_normalize(lcmd_tokenizer *t, const char *s, size_t len, tok_cps *out)
     size_t k = 0;
     for (utf8proc_ssize_t i = 0; i < n; i++) {
         int32_t c = tmp->v[i];
-        if (is_space(c)) {
-            while (i + 1 < n && is_space(tmp->v[i + 1])) i++;
+        if (tok_is_space(c)) {
+            while (i + 1 < n && tok_is_space(tmp->v[i + 1])) i++;
             out->v[k++] = ' ';
         } else if (c == 0x130) {          /* the one unconditional multi-code-point lower case */
             out->v[k++] = 'i';
@@ -164,7 +170,7 @@ static int pretokenize(lcmd_tokenizer *t, const int32_t *cps, size_t n, size_t l
     size_t i = 0;
     while (i < n && t->out.n < limit) {
         int32_t c = cps[i];
-        if (is_space(c)) { i++; continue; }
+        if (tok_is_space(c)) { i++; continue; }
         if (c == '<') {
             int hit = 0;
             for (size_t s = 0; s < 2 && !hit; s++) {
@@ -195,7 +201,62 @@ static int pretokenize(lcmd_tokenizer *t, const int32_t *cps, size_t n, size_t l
         if (is_letter(c)) {
             while (j < n && is_letter(cps[j])) j++;
         } else if (!is_number(c)) {
-            while (j < n && !is_space(cps[j]) && !is_letter(cps[j]) && !is_number(cps[j])) j++;
+            while (j < n && !tok_is_space(cps[j]) && !is_letter(cps[j]) && !is_number(cps[j])) j++;
+        }
+        if (emit_word_cps(t, cps + i, j - i) != 0) return -1;
+        i = j;
+    }
+    return 0;
+}
+
+/* FTFY mode: the CLIP pattern as the slow tokenizer runs it (the `regex` module with
+ * IGNORECASE, on lower-cased text). It differs from pretokenize() in that
+ *  - `<|startoftext|>` and `<|endoftext|>` are one word each, which the slow BPE's cache
+ *    maps to the token of that name (not three words);
+ *  - IGNORECASE lets `s` match U+017F too (`'ſ` is a contraction, `<|ſtartoftext|>` a
+ *    special-looking word, BPE-encoded as one word), and makes U+0345 (which case-folds
+ *    to a letter) match no alternative, so it is dropped like white space. */
+static int lit_match(const int32_t *cps, size_t n, const char *lit, int *exact)
+{
+    size_t m = strlen(lit);
+    if (m > n) return 0;
+    for (size_t i = 0; i < m; i++) {
+        if (cps[i] == (unsigned char)lit[i]) continue;
+        if (lit[i] == 's' && cps[i] == 0x17F) { *exact = 0; continue; }
+        return 0;
+    }
+    return 1;
+}
+
+static int pretokenize_slow(lcmd_tokenizer *t, const int32_t *cps, size_t n, size_t limit)
+{
+    static const char *const contractions[] = { "'s", "'t", "'re", "'ve", "'m", "'ll", "'d" };
+    static const char *const specials[] = { "<|startoftext|>", "<|endoftext|>" };
+    size_t i = 0;
+    while (i < n && t->out.n < limit) {
+        int32_t c = cps[i];
+        if (tok_is_space(c) || c == 0x345) { i++; continue; }
+        const char *const *lits = NULL;
+        size_t n_lits = 0;
+        if (c == '<') { lits = specials; n_lits = 2; }
+        else if (c == '\'') { lits = contractions; n_lits = sizeof contractions / sizeof *contractions; }
+        size_t hit = 0;
+        for (size_t s = 0; s < n_lits && !hit; s++) {
+            int exact = 1;
+            if (!lit_match(cps + i, n - i, lits[s], &exact)) continue;
+            hit = strlen(lits[s]);
+            if (c == '<' && exact) {
+                if (tok_ids_push(&t->out, t->special_word_id[s]) != 0) return -1;
+            } else if (emit_word_cps(t, cps + i, hit) != 0) {
+                return -1;
+            }
+        }
+        if (hit) { i += hit; continue; }
+        size_t j = i + 1;
+        if (is_letter(c)) {
+            while (j < n && is_letter(cps[j])) j++;
+        } else if (!is_number(c)) {
+            while (j < n && !tok_is_space(cps[j]) && cps[j] != 0x345 && !is_letter(cps[j]) && !is_number(cps[j])) j++;
         }
         if (emit_word_cps(t, cps + i, j - i) != 0) return -1;
         i = j;
@@ -216,12 +277,16 @@ static const tok_added *match_added_cps(const lcmd_tokenizer *t, const int32_t *
     return best;
 }
 
+/* Longest added token whose content starts s[0..n): in MINIMAL mode only the tokens
+ * with `normalized` false, in FTFY mode all of them (the slow tokenizer splits every
+ * added token out of the raw text). */
 static const tok_added *match_added_raw(const lcmd_tokenizer *t, const char *s, size_t n)
 {
     const tok_added *best = NULL;
+    int all = t->cleanup == LCMD_TEXT_CLEANUP_FTFY;
     for (size_t k = 0; k < t->n_added; k++) {
         const tok_added *a = &t->added[k];
-        if (a->normalized || a->content_len == 0 || a->content_len > n ||
+        if ((a->normalized && !all) || a->content_len == 0 || a->content_len > n ||
             (best && a->content_len <= best->content_len))
             continue;
         if (a->content[0] == s[0] && memcmp(a->content, s, a->content_len) == 0) best = a;
@@ -229,10 +294,21 @@ static const tok_added *match_added_raw(const lcmd_tokenizer *t, const char *s, 
     return best;
 }
 
+/* FTFY mode: one stretch of raw text between added tokens. */
+static lcmd_status encode_segment_ftfy(lcmd_tokenizer *t, const char *s, size_t len, size_t limit)
+{
+    int r = tok_ftfy_clean(t, s, len, &t->norm);
+    if (r == -1) return LCMD_ERR_OUT_OF_MEMORY;
+    if (r != 0) return LCMD_ERR_INTERNAL;
+    if (pretokenize_slow(t, t->norm.v, t->norm.n, limit) != 0) return LCMD_ERR_OUT_OF_MEMORY;
+    return LCMD_OK;
+}
+
 /* One stretch of raw text between raw-matched added tokens. */
 static lcmd_status encode_segment(lcmd_tokenizer *t, const char *s, size_t len, size_t limit)
 {
     if (len == 0 || t->out.n >= limit) return LCMD_OK;
+    if (t->cleanup == LCMD_TEXT_CLEANUP_FTFY) return encode_segment_ftfy(t, s, len, limit);
     int r = tok_normalize(t, s, len, &t->norm);
     if (r == -1) return LCMD_ERR_OUT_OF_MEMORY;
     if (r != 0) return LCMD_ERR_INTERNAL;
@@ -256,7 +332,7 @@ lcmd_status tok_encode_text(lcmd_tokenizer *t, const char *s, size_t len, size_t
     if (tok_utf8_repair(s, len, &t->clean) != 0) return LCMD_ERR_OUT_OF_MEMORY;
     const char *c = t->clean.v;
     size_t n = t->clean.n, start = 0, i = 0;
-    int any_raw = 0;
+    int any_raw = t->cleanup == LCMD_TEXT_CLEANUP_FTFY && t->n_added > 0;
     for (size_t k = 0; k < t->n_added; k++) any_raw |= !t->added[k].normalized;
     while (any_raw && i < n && t->out.n < limit) {
         const tok_added *a = match_added_raw(t, c + i, n - i);

@@ -3,6 +3,7 @@
 #include "text/tokenizer_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -382,25 +383,62 @@ LCMD_API void lcmd_tokenizer_destroy(lcmd_tokenizer *tok)
     free(tok->tmp.v);
     free(tok->word.v);
     free(tok->out.v);
+    for (size_t i = 0; i < sizeof tok->fx / sizeof *tok->fx; i++) free(tok->fx[i].v);
+    free(tok->fx_u8.v);
     free(tok);
 }
 
-LCMD_API lcmd_status lcmd_tokenizer_load(lcmd_context *ctx, const char *folder, lcmd_tokenizer **out)
+#define OPTIONS_V1 (offsetof(lcmd_tokenizer_options, cleanup) + sizeof(int32_t))
+#define LOAD_FN "lcmd_tokenizer_load"
+
+LCMD_API lcmd_status lcmd_tokenizer_options_init(lcmd_tokenizer_options *opts)
 {
-    LCMD_CHECK_ARG(out, "lcmd_tokenizer_load", "out is NULL");
+    LCMD_CHECK_ARG(opts, "lcmd_tokenizer_options_init", "opts is NULL");
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = (uint32_t)sizeof *opts;
+    opts->cleanup = LCMD_TEXT_CLEANUP_FTFY;
+    return LCMD_OK;
+}
+
+LCMD_API lcmd_status lcmd_tokenizer_load_with_options(lcmd_context *ctx, const char *folder,
+                                                      const lcmd_tokenizer_options *opts, lcmd_tokenizer **out)
+{
+    LCMD_CHECK_ARG(out, LOAD_FN, "out is NULL");
     *out = NULL;
-    LCMD_CHECK_ARG(ctx, "lcmd_tokenizer_load", "ctx is NULL");
-    LCMD_CHECK_ARG(folder, "lcmd_tokenizer_load", "folder is NULL");
+    LCMD_CHECK_ARG(ctx, LOAD_FN, "ctx is NULL");
+    LCMD_CHECK_ARG(folder, LOAD_FN, "folder is NULL");
+    lcmd_tokenizer_options o;
+    lcmd_tokenizer_options_init(&o);
+    if (opts) {
+        LCMD_CHECK_ARG(opts->struct_size >= OPTIONS_V1 && opts->struct_size <= sizeof o, LOAD_FN,
+                       "opts.struct_size = %u (call lcmd_tokenizer_options_init)", opts->struct_size);
+        memcpy(&o, opts, opts->struct_size);
+        o.struct_size = (uint32_t)sizeof o;
+    }
+    LCMD_CHECK_ARG(o.cleanup == LCMD_TEXT_CLEANUP_FTFY || o.cleanup == LCMD_TEXT_CLEANUP_MINIMAL, LOAD_FN,
+                   "opts.cleanup = %d is not an lcmd_text_cleanup", (int)o.cleanup);
     lcmd_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "lcmd_tokenizer_load: out of memory");
     t->ctx = ctx;
+    t->cleanup = o.cleanup;
     lcmd_status st = load_files(t, folder);
     if (st != LCMD_OK) {
         lcmd_tokenizer_destroy(t);
         return st;
     }
+    /* FTFY mode: the slow BPE's cache turns these two words into their own tokens */
+    static const char *const words[2] = { "<|startoftext|>", "<|endoftext|>" };
+    for (int i = 0; i < 2; i++) {
+        t->special_word_id[i] = tok_vocab_get(&t->vocab, words[i], strlen(words[i]));
+        if (t->special_word_id[i] < 0) t->special_word_id[i] = t->unk_id;
+    }
     *out = t;
     return LCMD_OK;
+}
+
+LCMD_API lcmd_status lcmd_tokenizer_load(lcmd_context *ctx, const char *folder, lcmd_tokenizer **out)
+{
+    return lcmd_tokenizer_load_with_options(ctx, folder, NULL, out);
 }
 
 static lcmd_status encode_status(lcmd_status st, const char *fn)
@@ -457,4 +495,5 @@ LCMD_API size_t lcmd_tokenizer_model_max_length(const lcmd_tokenizer *tok) { ret
 LCMD_API int32_t lcmd_tokenizer_bos_id(const lcmd_tokenizer *tok) { return tok ? tok->bos_id : -1; }
 LCMD_API int32_t lcmd_tokenizer_eos_id(const lcmd_tokenizer *tok) { return tok ? tok->eos_id : -1; }
 LCMD_API int32_t lcmd_tokenizer_pad_id(const lcmd_tokenizer *tok) { return tok ? tok->pad_id : -1; }
+LCMD_API int32_t lcmd_tokenizer_cleanup(const lcmd_tokenizer *tok) { return tok ? tok->cleanup : -1; }
 LCMD_API size_t lcmd_tokenizer_vocab_size(const lcmd_tokenizer *tok) { return tok ? tok->vocab.n : 0; }

@@ -1,7 +1,8 @@
 /* The CLIP tokenizer's internals: the handle, the BPE tables, the text pipeline.
  * tokenizer.c loads the files and runs the public API, tok_text.c turns a caption
- * into words (UTF-8 repair, added tokens, normalisation, pre-tokenisation),
- * tok_bpe.c holds the hash maps and the BPE itself. */
+ * into words (UTF-8 repair, added tokens, normalisation, pre-tokenisation) in either
+ * cleanup mode, tok_ftfy.c holds the FTFY mode's text cleanup, tok_bpe.c the hash maps
+ * and the BPE itself. */
 #ifndef LCMD_TEXT_TOKENIZER_INTERNAL_H
 #define LCMD_TEXT_TOKENIZER_INTERNAL_H
 
@@ -96,6 +97,8 @@ struct lcmd_tokenizer {
     size_t n_added;
     int32_t bos_id, eos_id, pad_id, unk_id;
     size_t max_len;
+    int32_t cleanup;           /* lcmd_text_cleanup */
+    int32_t special_word_id[2];/* FTFY mode: ids of the words "<|startoftext|>", "<|endoftext|>" */
     /* scratch, reused across calls (the reason a handle is single-threaded) */
     tok_cache cache;
     tok_bpe_work work;
@@ -104,6 +107,8 @@ struct lcmd_tokenizer {
     tok_cps tmp;               /* utf8proc buffer */
     tok_bytes word;            /* one word's UTF-8 bytes */
     tok_ids out;               /* ids of the caption */
+    tok_cps fx[5];             /* FTFY mode: pass buffers, the piece, the fixed text */
+    tok_bytes fx_u8;           /* FTFY mode: UTF-8 for NFC */
 };
 
 /* Byte-level BPE of one word (its UTF-8 bytes), through the cache; appends ids. */
@@ -118,6 +123,14 @@ lcmd_status tok_encode_text(lcmd_tokenizer *t, const char *s, size_t len, size_t
 /* Normalises UTF-8 text (valid) as the reference's normalizer: NFC, White_Space runs to
  * one space, lower case. Result in *out (code points). 0 ok, -1 OOM, -2 utf8proc error. */
 int tok_normalize(lcmd_tokenizer *t, const char *s, size_t len, tok_cps *out);
+
+/* FTFY mode: one piece of valid UTF-8 between added tokens -> the code points the slow
+ * tokenizer's pattern sees: ftfy.fix_text (less fix_encoding), whitespace_clean,
+ * str.lower(). 0 ok, -1 OOM, -2 utf8proc error. (tok_ftfy.c) */
+int tok_ftfy_clean(lcmd_tokenizer *t, const char *s, size_t len, tok_cps *out);
+
+/* Unicode White_Space: the `\s` of the reference patterns (25 code points). */
+int tok_is_space(int32_t c);
 
 /* Replaces ill-formed UTF-8 by U+FFFD like Python's errors="replace". 0 ok, -1 OOM. */
 int tok_utf8_repair(const char *s, size_t len, tok_bytes *out);

@@ -105,11 +105,13 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static void corpus_load(corpus *c)
+static void corpus_load(corpus *c, const char *file)
 {
     json_error_t err;
-    c->root = json_load_file(TOK_DIR "/corpus.json", JSON_ALLOW_NUL, &err);
-    ck_assert_msg(c->root != NULL, "corpus.json: line %d: %s", err.line, err.text);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", TOK_DIR, file);
+    c->root = json_load_file(path, JSON_ALLOW_NUL, &err);
+    ck_assert_msg(c->root != NULL, "%s: line %d: %s", file, err.line, err.text);
     json_t *caps = json_object_get(c->root, "captions");
     c->n = json_array_size(caps);
     ck_assert_uint_ge(c->n, 500);
@@ -163,22 +165,51 @@ static void print_mismatch(const char *what, size_t i, const char *text, const j
     fprintf(stderr, "\n");
 }
 
-static void check_kind(const char *kind, int32_t want_pad)
+static lcmd_tokenizer *load_mode(const char *dir, int32_t cleanup)
 {
-    corpus c;
-    corpus_load(&c);
-    char *d = kind_dir(kind);
+    lcmd_tokenizer_options o;
+    ck_assert_int_eq(lcmd_tokenizer_options_init(&o), LCMD_OK);
+    o.cleanup = cleanup;
     lcmd_tokenizer *tok = NULL;
-    ck_assert_msg(lcmd_tokenizer_load(ctx, d, &tok) == LCMD_OK, "%s", lcmd_last_error());
+    ck_assert_msg(lcmd_tokenizer_load_with_options(ctx, dir, &o, &tok) == LCMD_OK, "%s", lcmd_last_error());
+    ck_assert_int_eq(lcmd_tokenizer_cleanup(tok), cleanup);
+    return tok;
+}
+
+/* The reference rows of caption i: the corpus's, or for a caption listed under
+ * "mojibake" (FTFY corpus: ftfy's fix_encoding changes it, which liblcmd does not do)
+ * the reference's rows without fix_encoding. *moji says which. */
+static void ref_rows(const corpus *c, const char *kind, size_t i, const json_t **padded, const json_t **full,
+                     int *moji)
+{
+    *padded = json_array_get(json_object_get(json_object_get(c->root, "padded"), kind), i);
+    *full = json_array_get(json_object_get(c->root, "full"), i);
+    *moji = 0;
+    const json_t *m = json_object_get(c->root, "mojibake");
+    for (size_t k = 0; k < json_array_size(m); k++) {
+        const json_t *e = json_array_get(m, k);
+        if ((size_t)json_integer_value(json_object_get(e, "index")) != i) continue;
+        *padded = json_object_get(json_object_get(e, "padded"), kind);
+        *full = json_object_get(e, "full");
+        *moji = 1;
+    }
+}
+
+static void check_kind(const char *kind, int32_t want_pad, int32_t cleanup)
+{
+    const char *file = cleanup == LCMD_TEXT_CLEANUP_FTFY ? "corpus_slow.json" : "corpus.json";
+    const char *mode = cleanup == LCMD_TEXT_CLEANUP_FTFY ? "ftfy" : "minimal";
+    corpus c;
+    corpus_load(&c, file);
+    char *d = kind_dir(kind);
+    lcmd_tokenizer *tok = load_mode(d, cleanup);
     ck_assert_uint_eq(lcmd_tokenizer_model_max_length(tok), 77);
     ck_assert_int_eq(lcmd_tokenizer_bos_id(tok), 49406);
     ck_assert_int_eq(lcmd_tokenizer_eos_id(tok), 49407);
     ck_assert_int_eq(lcmd_tokenizer_pad_id(tok), want_pad);
     ck_assert_uint_eq(lcmd_tokenizer_vocab_size(tok), 49408);
 
-    const json_t *padded = json_object_get(json_object_get(c.root, "padded"), kind);
-    const json_t *full = json_object_get(c.root, "full");
-    ck_assert_uint_eq(json_array_size(padded), c.n);
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(c.root, "padded"), kind)), c.n);
     int32_t *rows = malloc(c.n * 77 * sizeof *rows);
     ck_assert_ptr_nonnull(rows);
     /* padded, the whole corpus in one call (captions with NUL bytes: by encode below) */
@@ -190,9 +221,13 @@ static void check_kind(const char *kind, int32_t want_pad)
     ck_assert_int_eq(lcmd_tokenizer_encode_padded(tok, ptrs, c.n, rows), LCMD_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    size_t same_padded = 0, same_full = 0, n_full = 0, with_nul = 0;
+    size_t same_padded = 0, same_full = 0, n_full = 0, with_nul = 0, n_moji = 0;
     int32_t buf[4096];
     for (size_t i = 0; i < c.n; i++) {
+        const json_t *ref_padded, *ref_full;
+        int moji;
+        ref_rows(&c, kind, i, &ref_padded, &ref_full, &moji);
+        n_moji += (size_t)moji;
         int32_t *row = rows + i * 77;
         if (strlen(c.text[i]) != c.len[i]) {   /* embedded NUL: build the row from encode */
             with_nul++;
@@ -205,19 +240,20 @@ static void check_kind(const char *kind, int32_t want_pad)
             row[m + 1] = 49407;
             for (size_t k = m + 2; k < 77; k++) row[k] = want_pad;
         }
-        if (row_equal(json_array_get(padded, i), row, 77)) same_padded++;
-        else print_mismatch(kind, i, c.text[i], json_array_get(padded, i), row, 77);
+        if (row_equal(ref_padded, row, 77)) same_padded++;
+        else print_mismatch(kind, i, c.text[i], ref_padded, row, 77);
         if (strcmp(kind, "clip") == 0) {
             size_t n = 0;
             ck_assert_int_eq(lcmd_tokenizer_encode(tok, c.text[i], c.len[i], buf, 4096, &n), LCMD_OK);
             ck_assert_uint_le(n, 4096);
             n_full++;
-            if (row_equal(json_array_get(full, i), buf, n)) same_full++;
-            else print_mismatch("clip full", i, c.text[i], json_array_get(full, i), buf, n);
+            if (row_equal(ref_full, buf, n)) same_full++;
+            else print_mismatch("clip full", i, c.text[i], ref_full, buf, n);
         }
     }
-    fprintf(stderr, "# %s: %zu/%zu padded rows identical (%zu with NUL bytes), %zu/%zu unpadded; "
-                    "%.0f captions/s\n", kind, same_padded, c.n, with_nul, same_full, n_full,
+    fprintf(stderr, "# %s/%s: %zu/%zu padded rows identical (%zu with NUL bytes; %zu mojibake captions compared "
+                    "with the reference without fix_encoding), %zu/%zu unpadded; %.0f captions/s\n",
+            kind, mode, same_padded, c.n, with_nul, n_moji, same_full, n_full,
             secs > 0 ? (double)c.n / secs : 0.0);
     ck_assert_uint_eq(same_padded, c.n);
     ck_assert_uint_eq(same_full, n_full);
@@ -228,13 +264,22 @@ static void check_kind(const char *kind, int32_t want_pad)
     corpus_free(&c);
 }
 
-START_TEST(parity_clip) { check_kind("clip", 49407); }
+START_TEST(parity_clip) { check_kind("clip", 49407, LCMD_TEXT_CLEANUP_MINIMAL); }
 END_TEST
 
-START_TEST(parity_pad_bang) { check_kind("clip_pad_bang", 0); }
+START_TEST(parity_pad_bang) { check_kind("clip_pad_bang", 0, LCMD_TEXT_CLEANUP_MINIMAL); }
 END_TEST
 
-START_TEST(parity_sdxl2) { check_kind("clip_sdxl2", 0); }
+START_TEST(parity_sdxl2) { check_kind("clip_sdxl2", 0, LCMD_TEXT_CLEANUP_MINIMAL); }
+END_TEST
+
+START_TEST(parity_ftfy_clip) { check_kind("clip", 49407, LCMD_TEXT_CLEANUP_FTFY); }
+END_TEST
+
+START_TEST(parity_ftfy_pad_bang) { check_kind("clip_pad_bang", 0, LCMD_TEXT_CLEANUP_FTFY); }
+END_TEST
+
+START_TEST(parity_ftfy_sdxl2) { check_kind("clip_sdxl2", 0, LCMD_TEXT_CLEANUP_FTFY); }
 END_TEST
 
 /* ---- direct cases ------------------------------------------------------------------------ */
@@ -497,6 +542,73 @@ START_TEST(bad_files)
 }
 END_TEST
 
+/* Options: defaults, NULL, struct_size, unknown cleanup values; the two modes on a few
+ * captions where they differ. */
+START_TEST(options)
+{
+    lcmd_tokenizer_options o;
+    ck_assert_int_eq(lcmd_tokenizer_options_init(NULL), LCMD_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lcmd_tokenizer_options_init(&o), LCMD_OK);
+    ck_assert_uint_eq(o.struct_size, sizeof o);
+    ck_assert_int_eq(o.cleanup, LCMD_TEXT_CLEANUP_FTFY);
+    lcmd_tokenizer *tok = (lcmd_tokenizer *)1;
+    /* NULL options and lcmd_tokenizer_load: the defaults */
+    ck_assert_int_eq(lcmd_tokenizer_load_with_options(ctx, TOK_DIR "/clip", NULL, &tok), LCMD_OK);
+    ck_assert_int_eq(lcmd_tokenizer_cleanup(tok), LCMD_TEXT_CLEANUP_FTFY);
+    lcmd_tokenizer_destroy(tok);
+    tok = load_clip();
+    ck_assert_int_eq(lcmd_tokenizer_cleanup(tok), LCMD_TEXT_CLEANUP_FTFY);
+    lcmd_tokenizer_destroy(tok);
+    ck_assert_int_eq(lcmd_tokenizer_cleanup(NULL), -1);
+    /* struct_size: 0, too small, too large */
+    static const uint32_t bad_sizes[] = { 0, 4, 7, sizeof o + 1, 4096, UINT32_MAX };
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
+        lcmd_tokenizer_options_init(&o);
+        o.struct_size = bad_sizes[i];
+        tok = (lcmd_tokenizer *)1;
+        EXPECT_ERR(lcmd_tokenizer_load_with_options(ctx, TOK_DIR "/clip", &o, &tok), LCMD_ERR_INVALID_ARGUMENT,
+                   "struct_size");
+        ck_assert_ptr_null(tok);
+    }
+    /* unknown cleanup values */
+    static const int32_t bad_modes[] = { -1, 2, 3, 1000, INT32_MIN, INT32_MAX };
+    for (size_t i = 0; i < sizeof bad_modes / sizeof *bad_modes; i++) {
+        lcmd_tokenizer_options_init(&o);
+        o.cleanup = bad_modes[i];
+        tok = (lcmd_tokenizer *)1;
+        EXPECT_ERR(lcmd_tokenizer_load_with_options(ctx, TOK_DIR "/clip", &o, &tok), LCMD_ERR_INVALID_ARGUMENT,
+                   "cleanup");
+        ck_assert_ptr_null(tok);
+    }
+    /* NULL arguments */
+    lcmd_tokenizer_options_init(&o);
+    ck_assert_int_eq(lcmd_tokenizer_load_with_options(NULL, TOK_DIR "/clip", &o, &tok), LCMD_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lcmd_tokenizer_load_with_options(ctx, NULL, &o, &tok), LCMD_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lcmd_tokenizer_load_with_options(ctx, TOK_DIR "/clip", &o, NULL), LCMD_ERR_INVALID_ARGUMENT);
+    /* the modes differ where ftfy, str.lower or the slow pattern do something */
+    static const struct { const char *text; int32_t ftfy[4], minimal[8]; } cases[] = {
+        { "&amp;", { 261, -1 }, { 261, 6259, 282, -1 } },                  /* & | & amp ; */
+        { "\xef\xac\x81", { 3589, -1 }, { 171, 105, 479, -1 } },         /* the ligature: fi | its bytes */
+        { "<|startoftext|>", { 49406, -1 }, { 49406, -1 } },
+    };
+    lcmd_tokenizer *ft = load_mode(TOK_DIR "/clip", LCMD_TEXT_CLEANUP_FTFY);
+    lcmd_tokenizer *mi = load_mode(TOK_DIR "/clip", LCMD_TEXT_CLEANUP_MINIMAL);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int32_t ids[16];
+        for (int m = 0; m < 2; m++) {
+            const int32_t *want = m ? cases[i].minimal : cases[i].ftfy;
+            size_t nw = 0;
+            while (want[nw] != -1) nw++;
+            size_t n = enc(m ? mi : ft, cases[i].text, strlen(cases[i].text), ids, 16);
+            ck_assert_msg(n == nw + 2, "case %zu mode %d: %zu ids", i, m, n);
+            for (size_t k = 0; k < nw; k++) ck_assert_msg(ids[k + 1] == want[k], "case %zu mode %d id %zu: %d", i, m, k, ids[k + 1]);
+        }
+    }
+    lcmd_tokenizer_destroy(ft);
+    lcmd_tokenizer_destroy(mi);
+}
+END_TEST
+
 /* A short model_max_length: truncation keeps bos, cuts, ends with eos; padding fills. */
 START_TEST(short_rows)
 {
@@ -531,12 +643,16 @@ int main(void)
     tcase_add_test(tc, parity_clip);
     tcase_add_test(tc, parity_pad_bang);
     tcase_add_test(tc, parity_sdxl2);
+    tcase_add_test(tc, parity_ftfy_clip);
+    tcase_add_test(tc, parity_ftfy_pad_bang);
+    tcase_add_test(tc, parity_ftfy_sdxl2);
     tcase_add_test(tc, known_ids);
     tcase_add_test(tc, invalid_utf8);
     tcase_add_test(tc, huge_captions);
     tcase_add_test(tc, null_args);
     tcase_add_test(tc, bad_files);
     tcase_add_test(tc, short_rows);
+    tcase_add_test(tc, options);
     suite_add_tcase(suite, tc);
     SRunner *sr = srunner_create(suite);
     srunner_run_all(sr, CK_ENV);
