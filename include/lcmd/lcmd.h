@@ -23,5 +23,6 @@
 #include <lcmd/text_encoder.h>
 #include <lcmd/vae.h>
 #include <lcmd/pipeline.h>
+#include <lcmd/dataset.h>
 
 #endif /* LCMD_H */
