@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "lcmd_config.h"
 #include "ops/op_check.h"
+#include "ops/cpu/cpu_backend.h"
 
 /* The first published layout ends with log_level; older callers can't be smaller. */
 #define OPTIONS_V1_SIZE (offsetof(lcmd_context_options, log_level) + sizeof(lcmd_log_level))
@@ -96,6 +97,11 @@ lcmd_status lcmd_context_create(const lcmd_context_options *options, lcmd_contex
         snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d", (int)ordinal);
     else
         snprintf(ctx->device_name, sizeof ctx->device_name, "cpu");
+    char core[64];
+    if (lcmd_cpu_blas_is_generic(core, sizeof core))
+        lcmd_log(&ctx->log, LCMD_LOG_WARN,
+                 "OpenBLAS does not recognise this CPU and uses its generic '%s' kernels (several times slower): "
+                 "set OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) before starting the program", core);
     lcmd_log(&ctx->log, LCMD_LOG_DEBUG, "context on %s with %d CPU threads, seed %llu",
              ctx->device_name, (int)ctx->cpu->num_threads, (unsigned long long)ctx->seed);
     *out = ctx;

@@ -8,18 +8,27 @@
 #define LN_EPS 1e-5f   /* BasicTransformerBlock norm_eps */
 #define GN_EPS 1e-6f   /* Transformer2DModel GroupNorm */
 
+/* out = in + x w^T + bias, with x [rows, k], w [n, k]: the residual and the bias are
+ * written first (in place when out == in, as ops.h allows for add_bcast) and the
+ * GEMM accumulates on top, so no projection buffer is filled and added. */
+static lcmd_status linear_residual(unet_run *r, float *out, const float *in, const float *x, size_t w, size_t b,
+                                   int64_t rows, int64_t k, int64_t n)
+{
+    RUN(r, lcmd_op_add_bcast_fwd(r->be, r->dt, out, in, PW(r, b), 1, rows, n));
+    RUN(r, lcmd_op_gemm(r->be, r->dt, 0, 1, rows, n, k, 1.0f, x, k, 0, PW(r, w), k, 0, 1.0f, out, n, 0, 1));
+    return LCMD_OK;
+}
+
 /* q from xq [batch * sq, inner]; k, v from xkv [batch * skv, kv_dim]; out_add += to_out(attn) */
 static lcmd_status attention_fwd(unet_run *r, const unet_transformer *t, unet_attn *a, const float *xq, int64_t sq,
                                  const float *xkv, int64_t skv, float *stream_out, const float *stream_in)
 {
     int64_t n = r->batch, d = t->inner;
-    float *proj;
     LCMD_TRY(unet_alloc(r, n * sq * d, &a->q));
     LCMD_TRY(unet_alloc(r, n * skv * d, &a->k));
     LCMD_TRY(unet_alloc(r, n * skv * d, &a->v));
     LCMD_TRY(unet_alloc(r, n * sq * d, &a->o));
     LCMD_TRY(unet_alloc(r, n * t->heads * sq, &a->lse));
-    LCMD_TRY(unet_alloc(r, n * sq * d, &proj));
     RUN(r, lcmd_op_linear_fwd(r->be, r->dt, a->q, xq, PW(r, a->q_w), NULL, n * sq, d, d));
     RUN(r, lcmd_op_linear_fwd(r->be, r->dt, a->k, xkv, PW(r, a->k_w), NULL, n * skv, a->kv_dim, d));
     RUN(r, lcmd_op_linear_fwd(r->be, r->dt, a->v, xkv, PW(r, a->v_w), NULL, n * skv, a->kv_dim, d));
@@ -27,9 +36,7 @@ static lcmd_status attention_fwd(unet_run *r, const unet_transformer *t, unet_at
                          .ldq = d, .ldk = d, .ldv = d, .ldo = d,
                          .scale = (float)(1.0 / sqrt((double)t->head_dim)), .causal = 0};
     RUN(r, lcmd_op_attention_fwd(r->be, r->dt, &s, a->o, a->lse, a->q, a->k, a->v));
-    RUN(r, lcmd_op_linear_fwd(r->be, r->dt, proj, a->o, PW(r, a->out_w), PW(r, a->out_b), n * sq, d, d));
-    RUN(r, lcmd_op_add_fwd(r->be, r->dt, stream_out, proj, stream_in, n * sq * d));
-    return LCMD_OK;
+    return linear_residual(r, stream_out, stream_in, a->o, a->out_w, a->out_b, n * sq, d, d);
 }
 
 static lcmd_status layernorm(unet_run *r, float *out, float **mean, float **rstd, const float *x,
@@ -66,17 +73,15 @@ static lcmd_status tblock_fwd(unet_run *r, const unet_transformer *t, unet_tbloc
     LCMD_TRY(next_stream(r, k->s2, rows * d, &k->s3));
     LCMD_TRY(attention_fwd(r, t, &k->attn2, k->n2, hw, r->ctx, r->seq, k->s3, k->s2));
     /* GEGLU feed-forward */
-    float *ff2, *s4;
+    float *s4;
     LCMD_TRY(unet_alloc(r, rows * d, &k->n3));
     LCMD_TRY(layernorm(r, k->n3, &k->mean3, &k->rstd3, k->s3, k->norm3_w, k->norm3_b, rows, d));
     LCMD_TRY(unet_alloc(r, rows * 2 * ffi, &k->ff1));
     RUN(r, lcmd_op_linear_fwd(r->be, r->dt, k->ff1, k->n3, PW(r, k->ff1_w), PW(r, k->ff1_b), rows, d, 2 * ffi));
     LCMD_TRY(unet_alloc(r, rows * ffi, &k->ffg));
     RUN(r, lcmd_op_geglu_fwd(r->be, r->dt, k->ffg, k->ff1, rows, ffi));
-    LCMD_TRY(unet_alloc(r, rows * d, &ff2));
-    RUN(r, lcmd_op_linear_fwd(r->be, r->dt, ff2, k->ffg, PW(r, k->ff2_w), PW(r, k->ff2_b), rows, ffi, d));
     LCMD_TRY(next_stream(r, k->s3, rows * d, &s4));
-    RUN(r, lcmd_op_add_fwd(r->be, r->dt, s4, ff2, k->s3, rows * d));
+    LCMD_TRY(linear_residual(r, s4, k->s3, k->ffg, k->ff2_w, k->ff2_b, rows, ffi, d));
     *s_out = s4;
     return LCMD_OK;
 }
@@ -103,8 +108,7 @@ lcmd_status unet_transformer_fwd(unet_run *r, unet_transformer *nd, const float 
         unet_scratch_release(r, block_mark);
     }
     nd->last = s;
-    RUN(r, lcmd_op_linear_fwd(r->be, r->dt, out, s, PW(r, nd->proj_out_w), PW(r, nd->proj_out_b), rows, d, c));
-    RUN(r, lcmd_op_add_fwd(r->be, r->dt, out, out, x, rows * c));
+    LCMD_TRY(linear_residual(r, out, x, s, nd->proj_out_w, nd->proj_out_b, rows, d, c));
     unet_scratch_release(r, mark);
     return LCMD_OK;
 }

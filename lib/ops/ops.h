@@ -13,7 +13,7 @@
  *    value used twice (residuals, gradient accumulation) needs no extra add. Any
  *    gradient pointer may be NULL when it is not wanted.
  *  - Forward ops overwrite their output; out == inp is allowed for the elementwise
- *    ops (act, add, mul, axpy, scale) and nowhere else.
+ *    ops (act, add, mul, axpy, scale) and out == a for add_bcast, nowhere else.
  *  - Ops never allocate in the hot path: a backend keeps its scratch and grows it
  *    only when a larger shape first appears.
  *  - The lcmd_op_* wrappers check handles, pointers and shapes and set the error

@@ -1,19 +1,31 @@
-/* Multi-head attention in query blocks, flash-attention style: a thread holds the
- * scores of ATTN_BQ queries against all keys of one head (never [sq, skv]), keeps
- * the fp32 log-sum-exp of each row, and backward recomputes the probabilities
- * from it block by block. Scores and P*V go through sgemm on strided views, so
- * q, k, v may be column slices of one fused projection. */
+/* Multi-head attention, flash-attention style: the full score matrix is never
+ * formed, the fp32 log-sum-exp of each query row is kept for backward.
+ *  - Forward: own register-tiled kernels (cpu_attn_kern.h) over tasks of ATTN_TQ
+ *    queries on OpenMP threads, online softmax over blocks of ATTN_TK keys; no
+ *    BLAS (8 heads x 4096 tokens x 40 dims on 2 cores: 0.23 s vs 1.6 s with sgemm).
+ *  - Backward: a thread holds the scores of ATTN_BQ queries against all keys of one
+ *    head and recomputes the probabilities from the lse; scores, dP and the
+ *    gradients go through sgemm on strided views.
+ * q, k, v may be column slices of one fused projection in both. */
 #include "ops/cpu/cpu_backend.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 #include <omp.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ATTN_X86_KERNELS 1
+#include <immintrin.h>
+#else
+#define ATTN_X86_KERNELS 0
+#endif
 
 #include "core/error.h"
 
 #define ATTN_BQ 64   /* queries per block: 64 x 4096 fp32 scores (1 MiB) stay in L2 */
 
-/* OpenBLAS built with its own pthread pool runs every large sgemm on that pool, so
+/* (Backward) OpenBLAS built with its own pthread pool runs every large sgemm on that pool, so
  * sgemm calls from several OpenMP threads at once oversubscribe the cores (measured
  * 3-5x slower), and OpenMP row loops between the sgemm calls fight that pool too
  * (another 3x). Then the blocks run one after another with threaded sgemm and
@@ -52,26 +64,6 @@ static int64_t row_limit(const lcmd_attn_shape *s, int64_t i0, int64_t r, int64_
     return lim < nkv ? lim : nkv;
 }
 
-/* scores -> unnormalised probabilities exp(x - max); writes lse and 1/sum per row */
-static void block_softmax(const lcmd_attn_shape *s, float *p, int64_t i0, int64_t nq, int64_t nkv,
-                          float *lse_row, float *inv_sum)
-{
-    for (int64_t r = 0; r < nq; r++) {
-        float *pr = p + r * nkv;
-        int64_t lim = row_limit(s, i0, r, nkv);
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < lim; j++) mx = fmaxf(mx, pr[j]);
-        double sum = 0.0;
-        for (int64_t j = 0; j < lim; j++) {
-            pr[j] = expf(pr[j] - mx);
-            sum += pr[j];
-        }
-        for (int64_t j = lim; j < nkv; j++) pr[j] = 0.0f;
-        lse_row[r] = mx + (float)log(sum);
-        inv_sum[r] = (float)(1.0 / sum);
-    }
-}
-
 /* scores -> probabilities exp(x - lse), recomputed in backward */
 static void block_probs(const lcmd_attn_shape *s, float *p, int64_t i0, int64_t nq, int64_t nkv,
                         const float *lse_row)
@@ -84,45 +76,89 @@ static void block_probs(const lcmd_attn_shape *s, float *p, int64_t i0, int64_t 
     }
 }
 
-/* Forward of query block u (over batch, head, block). */
-static void attn_fwd_block(const lcmd_attn_shape *s, int64_t u, float *p, float *out, float *lse,
-                           const float *q, const float *k, const float *v)
+/* The forward: one task per ATTN_TQ queries of one (batch, head), on OpenMP
+ * threads, with the register-tiled kernels of cpu_attn_kern.h (one copy per
+ * instruction set, picked at run time). No BLAS call, so no fight with
+ * OpenBLAS's thread pool; each task writes only its own rows of out and lse, in
+ * a fixed order, so results do not depend on the thread count. */
+#define ATTN_TQ 32    /* queries per task: the vector lanes of the kernels */
+#define ATTN_TK 128   /* keys per block: a block of scores is 16 KiB, in L1 */
+#define ATTN_LOG2E 1.44269504088896340736f
+#define ATTN_LN2 0.69314718055994530942f
+
+/* floats of one task's workspace: Q^T and O^T tiles and a block of scores */
+static int64_t attn_ws_floats(int64_t hd) { return per_thread_floats((2 * hd + ATTN_TK) * ATTN_TQ); }
+
+typedef void (*attn_fwd_task_fn)(const lcmd_attn_shape *s, int64_t u, float *ws, float *out, float *lse,
+                                 const float *q, const float *k, const float *v);
+
+#define AK_SUFFIX generic
+#define AK_VL 4
+#define AK_RK 1
+#define AK_RD 1
+#define AK_FMA(a, b, c) ((a) * (b) + (c))
+#include "ops/cpu/cpu_attn_kern.h"
+#undef AK_SUFFIX
+#undef AK_VL
+#undef AK_RK
+#undef AK_RD
+#undef AK_FMA
+
+#if ATTN_X86_KERNELS
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define AK_SUFFIX avx2
+#define AK_VL 8
+#define AK_RK 3
+#define AK_RD 3
+#define AK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#include "ops/cpu/cpu_attn_kern.h"
+#undef AK_SUFFIX
+#undef AK_VL
+#undef AK_RK
+#undef AK_RD
+#undef AK_FMA
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#define AK_SUFFIX avx512
+#define AK_VL 16
+#define AK_RK 8
+#define AK_RD 8
+#define AK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#include "ops/cpu/cpu_attn_kern.h"
+#undef AK_SUFFIX
+#undef AK_VL
+#undef AK_RK
+#undef AK_RD
+#undef AK_FMA
+#pragma GCC pop_options
+#endif
+
+static attn_fwd_task_fn attn_fwd_kernel(void)
 {
-    int64_t nqb = (s->sq + ATTN_BQ - 1) / ATTN_BQ, hd = s->head_dim;
-    float inv_sum[ATTN_BQ];
-    int64_t bh = u / nqb, bi = bh / s->heads, h = bh % s->heads;
-    int64_t i0 = (u % nqb) * ATTN_BQ, nq = s->sq - i0 < ATTN_BQ ? s->sq - i0 : ATTN_BQ;
-    int64_t nkv = visible_keys(s, i0, nq);
-    const float *qb = q + (bi * s->sq + i0) * s->ldq + h * hd;
-    const float *kb = k + bi * s->skv * s->ldk + h * hd;
-    const float *vb = v + bi * s->skv * s->ldv + h * hd;
-    float *ob = out + (bi * s->sq + i0) * s->ldo + h * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nkv, (int)hd,
-                s->scale, qb, (int)s->ldq, kb, (int)s->ldk, 0.0f, p, (int)nkv);
-    block_softmax(s, p, i0, nq, nkv, lse + bh * s->sq + i0, inv_sum);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)hd, (int)nkv,
-                1.0f, p, (int)nkv, vb, (int)s->ldv, 0.0f, ob, (int)s->ldo);
-    for (int64_t r = 0; r < nq; r++)
-        for (int64_t d = 0; d < hd; d++) ob[r * s->ldo + d] *= inv_sum[r];
+#if ATTN_X86_KERNELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return attn_fwd_task_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return attn_fwd_task_avx2;
+#endif
+    return attn_fwd_task_generic;
 }
 
 lcmd_status lcmd_cpu_attention_fwd(lcmd_backend *be, lcmd_dtype dt, const lcmd_attn_shape *s,
                                    void *out, float *lse, const void *q, const void *k, const void *v)
 {
     LCMD_CPU_F32_ONLY(dt, "attention_fwd");
-    LCMD_TRY(attn_blas_sizes(s, "attention_fwd"));
-    int64_t nqb = (s->sq + ATTN_BQ - 1) / ATTN_BQ, units = s->b * s->heads * nqb;
-    int serial = blas_owns_threads(), nt = serial ? 1 : lcmd_cpu_threads(be, units);
-    int64_t stride = per_thread_floats(ATTN_BQ * s->skv);
+    int64_t nqb = (s->sq + ATTN_TQ - 1) / ATTN_TQ, units = s->b * s->heads * nqb;
+    int nt = lcmd_cpu_threads(be, units);
+    int64_t stride = attn_ws_floats(s->head_dim);
     float *scratch = lcmd_cpu_scratch(be, (size_t)(nt * stride) * sizeof(float));
     if (!scratch) return LCMD_ERR_OUT_OF_MEMORY;
-    if (serial) {
-        for (int64_t u = 0; u < units; u++) attn_fwd_block(s, u, scratch, out, lse, q, k, v);
-        return LCMD_OK;
-    }
+    attn_fwd_task_fn task = attn_fwd_kernel();
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t u = 0; u < units; u++)
-        attn_fwd_block(s, u, scratch + omp_get_thread_num() * stride, out, lse, q, k, v);
+        task(s, u, scratch + omp_get_thread_num() * stride, out, lse, q, k, v);
     return LCMD_OK;
 }
 

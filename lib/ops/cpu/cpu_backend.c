@@ -54,6 +54,9 @@ size_t lcmd_cpu_scratch_capacity(const lcmd_backend *be)
 static void cpu_destroy(lcmd_backend *be)
 {
     lcmd_cpu_backend *cb = (lcmd_cpu_backend *)be;
+    if (cb->profile) lcmd_cpu_profile_print(be);
+    free(cb->profile);
+    free(cb->profiled_ops);
     free(cb->scratch);
     free(cb);
 }
@@ -167,6 +170,12 @@ lcmd_status lcmd_cpu_backend_create(int32_t num_threads, lcmd_backend **out)
     lcmd_cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "lcmd_cpu_backend_create: %zu bytes", sizeof *cb);
     cb->base.ops = &cpu_ops;
+    cb->profile = lcmd_cpu_profile_create();
+    if (cb->profile && (cb->profiled_ops = malloc(sizeof *cb->profiled_ops))) {
+        *cb->profiled_ops = cpu_ops;
+        lcmd_cpu_profile_wrap(cb->profiled_ops);
+        cb->base.ops = cb->profiled_ops;
+    }
     cb->base.num_threads = num_threads > 0 ? num_threads : omp_get_num_procs();
     if (cb->base.num_threads < 1) cb->base.num_threads = 1;
     cb->base.device = -1;

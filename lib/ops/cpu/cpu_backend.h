@@ -13,11 +13,22 @@ extern "C" {
 
 /* The CPU backend. A backend is used by one thread at a time (the ops share the
  * scratch), like a CUDA stream. */
+typedef struct lcmd_cpu_profile lcmd_cpu_profile;
+
 typedef struct lcmd_cpu_backend {
     lcmd_backend base;     /* must stay first */
     void *scratch;         /* grows only when a larger request first appears */
     size_t scratch_bytes;
+    lcmd_cpu_profile *profile;   /* per-op timings (LCMD_PROFILE=1), else NULL */
+    lcmd_ops *profiled_ops;      /* the op table with timing wrappers, when profiling */
 } lcmd_cpu_backend;
+
+/* Per-op timing (cpu_profile.c): the table exists only when the environment has
+ * LCMD_PROFILE set (not "0") at backend creation; wrap replaces the op entries of
+ * a copy of the table by timing wrappers; print writes the table to stderr. */
+lcmd_cpu_profile *lcmd_cpu_profile_create(void);
+void lcmd_cpu_profile_wrap(lcmd_ops *ops);
+void lcmd_cpu_profile_print(lcmd_backend *be);
 
 /* Scratch of at least `bytes` (64-byte aligned); NULL with the error set when out of
  * memory. Valid until the next call of an op on the same backend. */
@@ -39,6 +50,12 @@ static inline int lcmd_cpu_threads(const lcmd_backend *be, int64_t work)
     if (work < t) t = work < 1 ? 1 : work;
     return (int)t;
 }
+
+/* 1 when the CPU has AVX2 but OpenBLAS runs kernels of an older core (it did not
+ * recognise the CPU: set OPENBLAS_CORETYPE, e.g. Haswell); 0 otherwise. Writes
+ * OpenBLAS's core name to name (size bytes, NUL-terminated) when name is not NULL.
+ * (cpu_gemm.c) */
+int lcmd_cpu_blas_is_generic(char *name, size_t size);
 
 /* gemm / linear (cpu_gemm.c) */
 lcmd_status lcmd_cpu_gemm(lcmd_backend *be, lcmd_dtype dt, int trans_a, int trans_b,

@@ -2,6 +2,8 @@
 #include "ops/cpu/cpu_backend.h"
 
 #include <cblas.h>
+#include <stdio.h>
+#include <strings.h>
 
 #include "core/error.h"
 
@@ -91,4 +93,25 @@ lcmd_status lcmd_cpu_linear_bwd(lcmd_backend *be, lcmd_dtype dt, void *dinp, voi
                     1.0f, dout, (int)n, inp, (int)k, 1.0f, dw, (int)k);
     if (dbias) lcmd_cpu_colsum_acc(be, dbias, dout, m, n, n);
     return LCMD_OK;
+}
+
+/* OpenBLAS kernels written for AVX2/FMA or wider; on an AVX2 CPU any other core
+ * name means OpenBLAS did not recognise the CPU and fell back to older kernels. */
+static const char *const blas_avx2_cores[] = {"haswell", "skylakex", "cooperlake", "sapphirerapids",
+                                              "zen", "excavator"};
+
+int lcmd_cpu_blas_is_generic(char *name, size_t size)
+{
+    const char *core = openblas_get_corename();
+    if (!core) core = "unknown";
+    if (name && size) snprintf(name, size, "%s", core);
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2")) return 0;
+    for (size_t i = 0; i < sizeof blas_avx2_cores / sizeof blas_avx2_cores[0]; i++)
+        if (!strcasecmp(core, blas_avx2_cores[i])) return 0;
+    return 1;
+#else
+    return 0;
+#endif
 }
