@@ -158,6 +158,30 @@ LCMD_API lcmd_status lcmd_ddim_solver_step(const lcmd_ddim_solver *d, const floa
                                            const float *pred_noise, const int64_t *indices,
                                            int64_t batch, int64_t per_sample, float *x_prev);
 
+/* ---------------------------------------------------------------- on device memory */
+
+/* The same functions on arrays in the memory of a context's device: for a "cuda:N"
+ * context, device pointers on GPU N (e.g. from cudaMalloc); for a "cpu" context, host
+ * memory. Timesteps and indices stay host arrays (they are per sample). The work runs on
+ * the context's op backend; results agree with the host functions to float rounding
+ * (~1e-7 relative: coefficients are applied as scale/axpy passes). `out` may alias one
+ * input. Errors: as the host versions (LCMD_ERR_NUMERIC is not checked on device
+ * memory), plus LCMD_ERR_INVALID_ARGUMENT for a NULL ctx and LCMD_ERR_DEVICE. */
+LCMD_API lcmd_status lcmd_add_noise_device(lcmd_context *ctx, const lcmd_noise_schedule *s, const float *x0,
+                                           const float *noise, const int64_t *timesteps, int64_t batch,
+                                           int64_t per_sample, float *out);
+LCMD_API lcmd_status lcmd_predicted_origin_device(lcmd_context *ctx, const lcmd_noise_schedule *s,
+                                                  lcmd_prediction_type type, const float *model_output,
+                                                  const int64_t *timesteps, const float *sample, int64_t batch,
+                                                  int64_t per_sample, float *out);
+LCMD_API lcmd_status lcmd_predicted_noise_device(lcmd_context *ctx, const lcmd_noise_schedule *s,
+                                                 lcmd_prediction_type type, const float *model_output,
+                                                 const int64_t *timesteps, const float *sample, int64_t batch,
+                                                 int64_t per_sample, float *out);
+LCMD_API lcmd_status lcmd_ddim_solver_step_device(lcmd_context *ctx, const lcmd_ddim_solver *d, const float *pred_x0,
+                                                  const float *pred_noise, const int64_t *indices, int64_t batch,
+                                                  int64_t per_sample, float *x_prev);
+
 /* ---------------------------------------------------------------- LCM scheduler */
 
 /** Opaque LCM sampler (diffusers LCMScheduler). */

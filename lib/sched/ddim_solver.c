@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "context_internal.h"
 #include "core/error.h"
 #include "sched/sched_internal.h"
 
@@ -102,6 +103,25 @@ lcmd_status lcmd_ddim_solver_step(const lcmd_ddim_solver *d, const float *pred_x
             double dir = cn * (double)e[i];
             o[i] = (float)(ca * (double)x0[i] + dir);
         }
+    }
+    return LCMD_OK;
+}
+
+lcmd_status lcmd_ddim_solver_step_device(lcmd_context *ctx, const lcmd_ddim_solver *d, const float *pred_x0,
+                                         const float *pred_noise, const int64_t *indices, int64_t batch,
+                                         int64_t per_sample, float *x_prev)
+{
+    LCMD_CHECK_ARG(ctx && d && pred_x0 && pred_noise && indices && x_prev, "lcmd_ddim_solver_step_device", "NULL argument");
+    LCMD_CHECK_ARG(batch >= 1 && per_sample >= 1, "lcmd_ddim_solver_step_device",
+                   "batch = %lld and per_sample = %lld must be >= 1", (long long)batch, (long long)per_sample);
+    for (int64_t b = 0; b < batch; b++)
+        LCMD_CHECK_ARG(indices[b] >= 0 && indices[b] < d->N, "lcmd_ddim_solver_step_device",
+                       "indices[%lld] = %lld outside [0, %d)", (long long)b, (long long)indices[b], d->N);
+    for (int64_t b = 0; b < batch; b++) {
+        double a = d->ac_prev[indices[b]];
+        int64_t o = b * per_sample;
+        LCMD_TRY(lcmd_sched_combine(ctx->backend, x_prev + o, (float)sqrt(a), pred_x0 + o, (float)sqrt(1.0 - a),
+                                    pred_noise + o, per_sample));
     }
     return LCMD_OK;
 }

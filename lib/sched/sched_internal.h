@@ -28,4 +28,9 @@ lcmd_status lcmd_sched_check_batch(const lcmd_noise_schedule *s, const int64_t *
 /* LCMD_ERR_NUMERIC naming `what`[i] at the first NaN or Inf of x[0..n). */
 lcmd_status lcmd_sched_check_finite(const float *x, int64_t n, const char *fn, const char *what);
 
+/* out = a x + b y (y may be NULL) on backend memory, n floats; out may alias x or y. */
+struct lcmd_backend;
+lcmd_status lcmd_sched_combine(struct lcmd_backend *be, float *out, float a, const float *x, float b, const float *y,
+                               int64_t n);
+
 #endif /* LCMD_SCHED_INTERNAL_H */

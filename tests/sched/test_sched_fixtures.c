@@ -269,6 +269,70 @@ START_TEST(training_functions_match_script)
 }
 END_TEST
 
+/* The device-memory variants (here on a CPU context, whose device memory is host
+ * memory) against the same fixtures, aliased outputs included. */
+START_TEST(device_variants_match_the_reference)
+{
+    lcmd_safetensors *st = open_fixture(FIXTURE("training_functions.safetensors"));
+    lcmd_context *ctx = NULL;
+    ck_assert_int_eq(lcmd_context_create(NULL, &ctx), LCMD_OK);
+    lcmd_scheduler_config cfg;
+    const size_t B = 4, P = 256, N = B * P;
+    static float a[1024], b[1024], res[1024], x0[1024], eps[1024];
+    int64_t nt[4], idx[4];
+    lcmd_safetensors_read_i64(st, "noise_t", nt, 4);
+    lcmd_safetensors_read_f32(st, "noise_x0", a, N);
+    lcmd_safetensors_read_f32(st, "noise_eps", b, N);
+    load_config("sd15", &cfg);
+    lcmd_noise_schedule *s = NULL;
+    ck_assert_int_eq(lcmd_noise_schedule_create(&cfg, &s), LCMD_OK);
+    ck_assert_int_eq(lcmd_add_noise_device(ctx, s, a, b, nt, B, P, res), LCMD_OK);
+    expect_close(st, "noisy", res, N);
+    memcpy(res, a, sizeof res);   /* out aliasing x0 */
+    ck_assert_int_eq(lcmd_add_noise_device(ctx, s, res, b, nt, B, P, res), LCMD_OK);
+    expect_close(st, "noisy", res, N);
+    memcpy(res, b, sizeof res);   /* out aliasing noise */
+    ck_assert_int_eq(lcmd_add_noise_device(ctx, s, a, res, nt, B, P, res), LCMD_OK);
+    expect_close(st, "noisy", res, N);
+    lcmd_noise_schedule_destroy(s);
+
+    lcmd_safetensors_read_f32(st, "pred_out", a, N);
+    lcmd_safetensors_read_f32(st, "pred_sample", b, N);
+    static const char *const types[] = {"epsilon", "v_prediction", "sample"};
+    static const char *const cfgs[] = {"sd15", "sd2_v"};
+    for (int c = 0; c < 2; c++) {
+        load_config(cfgs[c], &cfg);
+        ck_assert_int_eq(lcmd_noise_schedule_create(&cfg, &s), LCMD_OK);
+        for (int k = 0; k < 3; k++) {
+            char name[64];
+            ck_assert_int_eq(lcmd_predicted_origin_device(ctx, s, (lcmd_prediction_type)k, a, nt, b, B, P, res), LCMD_OK);
+            snprintf(name, sizeof name, "x0_%s_%s", cfgs[c], types[k]);
+            expect_close(st, name, res, N);
+            ck_assert_int_eq(lcmd_predicted_noise_device(ctx, s, (lcmd_prediction_type)k, a, nt, b, B, P, res), LCMD_OK);
+            snprintf(name, sizeof name, "eps_%s_%s", cfgs[c], types[k]);
+            expect_close(st, name, res, N);
+        }
+        lcmd_noise_schedule_destroy(s);
+    }
+    load_config("sd15", &cfg);
+    ck_assert_int_eq(lcmd_noise_schedule_create(&cfg, &s), LCMD_OK);
+    lcmd_ddim_solver *d = NULL;
+    ck_assert_int_eq(lcmd_ddim_solver_create(s, 50, &d), LCMD_OK);
+    lcmd_safetensors_read_f32(st, "ddim_x0", x0, N);
+    lcmd_safetensors_read_f32(st, "ddim_eps", eps, N);
+    lcmd_safetensors_read_i64(st, "ddim50_index", idx, 4);
+    ck_assert_int_eq(lcmd_ddim_solver_step_device(ctx, d, x0, eps, idx, B, P, res), LCMD_OK);
+    expect_close(st, "ddim50_x_prev", res, N);
+    int64_t bad = 50;
+    ck_assert_int_eq(lcmd_ddim_solver_step_device(ctx, d, x0, eps, &bad, 1, P, res), LCMD_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lcmd_add_noise_device(NULL, s, x0, eps, nt, 1, P, res), LCMD_ERR_INVALID_ARGUMENT);
+    lcmd_ddim_solver_destroy(d);
+    lcmd_noise_schedule_destroy(s);
+    lcmd_context_destroy(ctx);
+    lcmd_safetensors_close(st);
+}
+END_TEST
+
 TCase *sched_fixture_tcase(void)
 {
     TCase *t = tcase_create("fixtures");
@@ -276,5 +340,6 @@ TCase *sched_fixture_tcase(void)
     tcase_add_test(t, lcm_timesteps_match_diffusers);
     tcase_add_test(t, lcm_runs_match_diffusers);
     tcase_add_test(t, training_functions_match_script);
+    tcase_add_test(t, device_variants_match_the_reference);
     return t;
 }
