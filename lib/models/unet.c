@@ -37,6 +37,7 @@ void lcmd_unet_model_destroy(lcmd_unet_model *m)
     if (!m) return;
     if (m->param_mem) lcmd_op_free(m->be, m->param_mem);
     if (m->arena_mem) lcmd_op_free(m->be, m->arena_mem);
+    if (m->bwd_mem) lcmd_op_free(m->be, m->bwd_mem);
     unet_net_free(&m->net);
     lcmd_param_set_free(&m->params);
     free(m);
@@ -80,6 +81,8 @@ static lcmd_status forward_pass(lcmd_unet_model *m, unet_run *r, const lcmd_unet
     dev_inputs d;
     LCMD_TRY(upload_inputs(r, c, a, sample_nhwc, h * w, &d));
     r->ctx = d.ctx;
+    net->sample = d.sample;
+    net->ctx = d.ctx;
     r->seq = a->seq_len;
     LCMD_TRY(unet_embed_fwd(r, net, d.t, d.cond, d.text, d.ids));
 
@@ -123,6 +126,8 @@ static lcmd_status plan_bytes(lcmd_unet_model *m, const lcmd_unet_forward_args *
 {
     lcmd_arena counter = {NULL, SIZE_MAX, 0, 0};
     unet_run r;
+    /* the dry run overwrites the saved-activation pointers */
+    m->bwd_ready = 0;
     init_run(m, &counter, 1, a->batch, &r);
     float *out;
     LCMD_TRY(forward_pass(m, &r, a, NULL, &out));
@@ -246,6 +251,7 @@ lcmd_status lcmd_unet_model_forward(lcmd_unet_model *m, lcmd_backend *be, const 
     const lcmd_unet_config *c = &m->cfg;
     int64_t n = a->batch, hw = a->height * a->width;
     size_t in_n = (size_t)(n * hw * c->in_channels), out_n = (size_t)(n * hw * c->out_channels);
+    m->bwd_ready = 0;
     float *host = malloc((in_n > out_n ? in_n : out_n) * sizeof(float));
     if (!host) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
     nchw_to_nhwc(a->sample, host, n, c->in_channels, hw, c->center_input_sample);
@@ -257,5 +263,13 @@ lcmd_status lcmd_unet_model_forward(lcmd_unet_model *m, lcmd_backend *be, const 
     if (!s) s = lcmd_op_download(be, host, out_dev, out_n * sizeof(float));
     if (!s) nhwc_to_nchw(host, out_nchw, n, c->out_channels, hw);
     free(host);
+    if (!s && (m->keep_activations || m->checkpoint)) {
+        m->bwd_ready = 1;
+        m->bwd_recompute = !m->keep_activations;
+        m->fwd_batch = n;
+        m->fwd_height = a->height;
+        m->fwd_width = a->width;
+        m->fwd_seq = a->seq_len;
+    }
     return s;
 }

@@ -35,12 +35,27 @@ typedef struct lcmd_unet_model {
     /* keep every activation a backward needs (training); off, a layer's
      * intermediates are released as soon as it is done (inference) */
     int32_t keep_activations;
+    /* gradient checkpointing: with keep_activations off and this on, a forward can
+     * still be followed by a backward, which recomputes each layer's forward from
+     * the kept block-level tensors (layer inputs/outputs, skips, embeddings) just
+     * before that layer's backward: the same gradients, less memory */
+    int32_t checkpoint;
     void *arena_mem;
     size_t arena_bytes;
     lcmd_arena arena;
     /* the shape the arena was planned for */
     int64_t plan_batch, plan_hw, plan_seq;
     int32_t plan_keep;
+    /* backward: set by a successful forward with keep_activations (its shape
+     * below), cleared by any other forward or planning pass */
+    int32_t bwd_ready;
+    int32_t bwd_recompute;     /* the last forward kept block-level tensors only */
+    int64_t fwd_batch, fwd_height, fwd_width, fwd_seq;
+    /* the backward's own arena (gradients of activations), planned per shape */
+    void *bwd_mem;
+    size_t bwd_bytes;
+    int64_t bwd_plan_batch, bwd_plan_hw, bwd_plan_seq, bwd_pp_cap;
+    int32_t bwd_plan_recompute;
 } lcmd_unet_model;
 
 /* Builds the parameter registry and allocates the parameter buffer on `be`
@@ -67,6 +82,23 @@ typedef struct lcmd_unet_forward_args {
  * LCMD_ERR_OUT_OF_MEMORY, and the backend's. */
 lcmd_status lcmd_unet_model_forward(lcmd_unet_model *m, lcmd_backend *be, const lcmd_unet_forward_args *a,
                                     float *out_nchw);
+
+/* The backward of the last forward, which must have run with keep_activations = 1
+ * or checkpoint = 1 on this model (and be the last forward or planning call on it), with the
+ * parameters unchanged since. dout_nchw: host [B, out_channels, H, W], the
+ * gradient of the loss with respect to that forward's output. grad_params:
+ * backend memory of params.total floats, the layout of param_mem (same offsets);
+ * every parameter's gradient is ADDED to it (zero it for a fresh gradient), those
+ * of parameters the forward did not use stay untouched. dsample_nchw: host
+ * [B, in_channels, H, W] or NULL, OVERWRITTEN with the gradient of the sample.
+ * No gradients flow to timesteps, timestep_cond, encoder states or SDXL
+ * conditions. The saved activations are not consumed: a second backward adds the
+ * same gradients again. Activation gradients come from a second arena
+ * (bwd_mem, bwd_bytes), planned by a dry run the first time a shape appears.
+ * Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, another backend, no keeping forward
+ * before), LCMD_ERR_NUMERIC (NaN/Inf in dout), LCMD_ERR_OUT_OF_MEMORY, the backend's. */
+lcmd_status lcmd_unet_model_backward(lcmd_unet_model *m, lcmd_backend *be, const float *dout_nchw,
+                                     float *grad_params, float *dsample_nchw);
 
 /* Bytes of activation memory a forward of this shape needs (the planning pass). */
 lcmd_status lcmd_unet_model_plan(lcmd_unet_model *m, int64_t batch, int64_t height, int64_t width,

@@ -11,6 +11,7 @@ static lcmd_status embed_mlp(unet_run *r, unet_embed *e, const float *in, const 
 {
     int64_t n = r->batch;
     /* decided by the config, not the pointer: the planning pass has no data */
+    e->cond = cond;
     if (e->has_cond) {
         float *c;
         LCMD_TRY(unet_alloc(r, n * e->in_dim, &c));

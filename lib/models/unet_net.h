@@ -72,6 +72,7 @@ typedef struct unet_embed {
     size_t lin1_w, lin1_b, lin2_w, lin2_b, cond_w;   /* cond_w: 0 when absent */
     int32_t has_cond;
     float *in, *h, *h_act;            /* saved: linear_1 input, output, silu output */
+    const float *cond;                /* saved: the cond_proj input (timestep_cond) when has_cond */
 } unet_embed;
 
 typedef struct unet_net {
@@ -84,6 +85,7 @@ typedef struct unet_net {
     int32_t has_mid;
     int32_t n_skips;
     /* saved, per forward */
+    const float *sample, *ctx;        /* the uploaded inputs: NHWC sample, encoder states */
     float *t_proj;                    /* sinusoidal timestep embedding [B, c0] */
     float *add_time_proj, *add_in;    /* SDXL: time-id embedding, [text | time] */
     float *emb, *emb_act;             /* [B, temb_dim], and SiLU of it shared by all resnets */
