@@ -26,13 +26,16 @@
  * UTF-8 (or holds a NUL) are skipped, counted in lcmd_dataset_stats by reason, and
  * logged at WARN (rate-limited: the first 10 per reason, then every 1000th).
  *
- * Images are decoded from their bytes (JPEG and PNG with stb_image, WebP with libwebp)
- * to 8-bit RGB as PIL's convert("RGB"): grey replicated, alpha dropped without
- * compositing, palettes expanded; 16-bit PNG is scaled to 8 bits (v >> 8, where PIL
- * clips; see docs/differences.md). Then: the shorter side is resized to `resolution`
- * (long side int(R * long / short), truncated) with a bilinear filter bit-identical to
- * Pillow's Image.resize(BILINEAR) (antialiased, 8-bit rounding between the horizontal
- * and the vertical pass; an image already of that size is not resampled), cropped
+ * Images are decoded from their bytes (JPEG with libjpeg-turbo, WebP with libwebp,
+ * PNG and others with stb_image) to the 8-bit RGB of PIL's open + convert("RGB"):
+ * JPEG pixels identical to PIL's (grey, CMYK with PIL's plain inverted-CMYK formula),
+ * grey replicated, alpha dropped without compositing, palettes expanded; 16-bit grey
+ * PNG is scaled to 8 bits (v >> 8, where PIL clips at 255; see docs/differences.md).
+ * EXIF orientation is ignored unless apply_exif_orientation is set. Then: the shorter
+ * side is resized to `resolution` (long side int(R * long / short), truncated) with a
+ * bilinear filter bit-identical to Pillow's Image.resize(BILINEAR) (antialiased, 8-bit
+ * rounding between the passes, Pillow's pass order; an image already of that size is
+ * not resampled), cropped
  * R x R (random: top and left uniform, from Philox; or centred as torchvision's
  * CenterCrop), optionally flipped horizontally (probability 1/2), and scaled as
  * (u / 255 - 0.5) / 0.5.
@@ -101,6 +104,8 @@ typedef struct lcmd_dataset_options {
     int32_t min_json_width;      /**< > 0: keep only samples whose json width >= this (default 0) */
     int32_t min_json_height;     /**< > 0: keep only samples whose json height >= this (default 0) */
     double max_pwatermark;       /**< <= 1: keep only json pwatermark <= this, missing = 0 (default 2: off) */
+    int32_t apply_exif_orientation; /**< 1: rotate/mirror images by their EXIF orientation, as PIL's
+                                      *  ImageOps.exif_transpose (default 0: pixels as stored, as the reference) */
 } lcmd_dataset_options;
 
 /** Counters of a dataset stream, summed over its workers (work done so far, which may

@@ -67,6 +67,8 @@ static lcmd_status check_options(const lcmd_dataset_options *o)
     LCMD_CHECK_ARG(o->max_member_bytes >= 1, CREATE_FN, "opts.max_member_bytes = %lld (>= 1)", (long long)o->max_member_bytes);
     LCMD_CHECK_ARG(o->min_json_width >= 0 && o->min_json_height >= 0, CREATE_FN, "opts.min_json_width/height must be >= 0");
     LCMD_CHECK_ARG(o->max_pwatermark == o->max_pwatermark, CREATE_FN, "opts.max_pwatermark is NaN");
+    LCMD_CHECK_ARG(o->apply_exif_orientation == 0 || o->apply_exif_orientation == 1, CREATE_FN,
+                   "opts.apply_exif_orientation = %d (0 or 1)", o->apply_exif_orientation);
     return LCMD_OK;
 }
 

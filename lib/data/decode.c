@@ -1,3 +1,5 @@
+/* Format dispatch: JPEG with libjpeg (data/jpeg.c), WebP with libwebp, the rest
+ * (PNG, BMP, GIF, ...) with stb_image; optional EXIF orientation (data/exif.c). */
 #include "data/decode.h"
 
 #include <limits.h>
@@ -7,6 +9,9 @@
 
 #include <stb_image.h>
 #include <webp/decode.h>
+
+#include "data/exif.h"
+#include "data/jpeg.h"
 
 static int is_webp(const uint8_t *d, size_t n)
 {
@@ -26,6 +31,8 @@ lcmd_decode_result lcmd_image_decode_rgb(const uint8_t *data, size_t size, int64
         snprintf(why, whylen, "image bytes above 2 GiB");
         return LCMD_DECODE_TOO_LARGE;
     }
+    if (lcmd_is_jpeg(data, size))
+        return lcmd_jpeg_decode_rgb(data, size, max_pixels, rgb, w, h, why, whylen);
     int iw = 0, ih = 0;
     if (is_webp(data, size)) {
         if (!WebPGetInfo(data, size, &iw, &ih) || iw <= 0 || ih <= 0) {
@@ -105,6 +112,23 @@ lcmd_decode_result lcmd_image_decode_rgb(const uint8_t *data, size_t size, int64
     *rgb = px;
     *w = dw;
     *h = dh;
+    return LCMD_DECODE_OK;
+}
+
+lcmd_decode_result lcmd_image_decode_rgb_exif(const uint8_t *data, size_t size, int64_t max_pixels,
+                                              int apply_orientation, uint8_t **rgb, int *w, int *h, char *why,
+                                              size_t whylen)
+{
+    lcmd_decode_result r = lcmd_image_decode_rgb(data, size, max_pixels, rgb, w, h, why, whylen);
+    if (r != LCMD_DECODE_OK || !apply_orientation)
+        return r;
+    if (lcmd_exif_apply_orientation(rgb, w, h, lcmd_exif_orientation(data, size)) != LCMD_OK) {
+        free(*rgb);
+        *rgb = NULL;
+        *w = *h = 0;
+        snprintf(why, whylen, "out of memory");
+        return LCMD_DECODE_NO_MEMORY;
+    }
     return LCMD_DECODE_OK;
 }
 

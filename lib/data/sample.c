@@ -17,11 +17,14 @@ void lcmd_raw_sample_free(lcmd_raw_sample *s)
 
 int lcmd_member_split(const char *path, size_t *key_len, char *ext, size_t extcap)
 {
+    /* webdataset's metadata rule: a first path component `__*__` (the member itself, or
+     * a folder holding it) is skipped; `dir/__x.y__` is an ordinary member */
+    const char *slash = strchr(path, '/');
+    size_t fl = slash ? (size_t)(slash - path) : strlen(path);
+    if (fl >= 4 && path[0] == '_' && path[1] == '_' && path[fl - 1] == '_' && path[fl - 2] == '_')
+        return 0;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t bl = strlen(base);
-    if (bl >= 4 && base[0] == '_' && base[1] == '_' && base[bl - 1] == '_' && base[bl - 2] == '_')
-        return 0;
     const char *dot = strchr(base, '.');
     if (!dot || dot == path)
         return 0;

@@ -27,7 +27,7 @@ void lcmd_raw_sample_free(lcmd_raw_sample *s);
 
 /* Splits a member path into key length and extension (lower-cased into ext, at most
  * extcap-1 bytes, longer ones truncated). Returns 0 for members to ignore (no dot in
- * the basename, basename `__*__`, empty key). */
+ * the basename, a first path component `__*__` as webdataset skips, empty key). */
 int lcmd_member_split(const char *path, size_t *key_len, char *ext, size_t extcap);
 
 /* The slot of a lower-cased extension, or -1 when the sample does not keep it. */

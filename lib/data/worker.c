@@ -179,7 +179,11 @@ static lcmd_status source_next(lcmd_worker *w, lcmd_raw_sample **out)
             size_t klen;
             if (!lcmd_member_split(path, &klen, ext, sizeof ext))
                 continue;
-            LCMD_TRY(lcmd_grouper_begin(&w->grp, path, klen, ext, &done));
+            lcmd_status gs = lcmd_grouper_begin(&w->grp, path, klen, ext, &done);
+            if (gs != LCMD_OK) {
+                lcmd_raw_sample_free(done);  /* a finished sample handed over before the failure */
+                return gs;
+            }
             int slot = lcmd_ext_slot(ext);
             if (slot >= 0) {
                 lcmd_member *m = &lcmd_grouper_current(&w->grp)->slot[slot];
@@ -321,7 +325,8 @@ static int prepare(lcmd_worker *w, const lcmd_raw_sample *s, lcmd_batch *b, int 
     uint8_t *rgb;
     int iw, ih;
     char why[256];
-    lcmd_decode_result dr = lcmd_image_decode_rgb(img->data, img->size, o->max_pixels, &rgb, &iw, &ih, why, sizeof why);
+    lcmd_decode_result dr = lcmd_image_decode_rgb_exif(img->data, img->size, o->max_pixels, o->apply_exif_orientation,
+                                                       &rgb, &iw, &ih, why, sizeof why);
     if (dr == LCMD_DECODE_NO_MEMORY) {
         *err = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "dataset: decoding '%s'", s->key);
         return -1;
