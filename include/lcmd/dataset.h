@@ -18,7 +18,7 @@
  * Samples. Members are grouped as the reference groups them: key = the member's path
  * up to the first `.` of its last component (a folder belongs to the key), extension =
  * the rest, lower-cased; members without a dot in the basename and members whose
- * basename is `__*__` are ignored; a new sample starts when the key changes or an
+ * first path component is `__*__` are ignored; a new sample starts when the key changes or an
  * extension repeats. The image is the first present of `jpg`, `png`, `jpeg`, `webp`;
  * the caption the first of `text`, `txt`, `caption` (all decoded as UTF-8); `json`
  * is parsed for width / height / pwatermark. Samples without an image or a caption,
