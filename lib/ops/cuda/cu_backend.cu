@@ -147,7 +147,7 @@ extern "C" lcmd_status lcmd_cuda_backend_create(int32_t device, lcmd_backend **o
     cb->smem_optin = prop.sharedMemPerBlockOptin;
     {
         const char *tc = getenv("LCMD_CUDA_TC_ATTENTION");
-        cb->tc_attention = tc && strcmp(tc, "1") == 0;
+        cb->tc_attention = !(tc && strcmp(tc, "0") == 0);
     }
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, lcmd_cu_err(e, "cudaStreamCreateWithFlags"));
