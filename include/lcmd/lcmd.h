@@ -24,5 +24,6 @@
 #include <lcmd/vae.h>
 #include <lcmd/pipeline.h>
 #include <lcmd/dataset.h>
+#include <lcmd/trainer.h>
 
 #endif /* LCMD_H */

@@ -100,6 +100,10 @@ lcmd_status lcmd_unet_model_forward(lcmd_unet_model *m, lcmd_backend *be, const 
 lcmd_status lcmd_unet_model_backward(lcmd_unet_model *m, lcmd_backend *be, const float *dout_nchw,
                                      float *grad_params, float *dsample_nchw);
 
+/* The model of a public lcmd_unet (NULL for NULL); defined in unet_api.c, for lib/train. */
+struct lcmd_unet;
+lcmd_unet_model *lcmd_unet_model_of(const struct lcmd_unet *unet);
+
 /* Bytes of activation memory a forward of this shape needs (the planning pass). */
 lcmd_status lcmd_unet_model_plan(lcmd_unet_model *m, int64_t batch, int64_t height, int64_t width,
                                  int64_t seq_len, size_t *bytes);

@@ -189,6 +189,12 @@ lcmd_status lcmd_unet_create_student(lcmd_context *ctx, const lcmd_unet *teacher
     return LCMD_OK;
 }
 
+/* Internal accessor (lib/train): the model behind a public UNet. */
+lcmd_unet_model *lcmd_unet_model_of(const lcmd_unet *unet)
+{
+    return unet ? unet->model : NULL;
+}
+
 void lcmd_unet_destroy(lcmd_unet *unet)
 {
     if (!unet) return;

@@ -4,7 +4,7 @@ import sys
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["gen_scheduler.py", "gen_unet.py", "gen_unet_grads.py", "gen_text_vae.py", "gen_tokenizer.py", "gen_pipeline.py", "gen_data.py"]
+SCRIPTS = ["gen_scheduler.py", "gen_unet.py", "gen_unet_grads.py", "gen_text_vae.py", "gen_tokenizer.py", "gen_pipeline.py", "gen_data.py", "gen_trainer.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, HERE)

@@ -1,0 +1,137 @@
+/* Optimizer side of a training step (spec §7.2–§7.6): global-norm clipping, torch
+ * AdamW, the diffusers LR schedules and the EMA of the target. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/op_calls.h"
+#include "train/train_internal.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+double lcmd_lr_multiplier(lcmd_lr_schedule sched, int64_t s, int64_t warmup, int64_t total, double base_lr)
+{
+    double w = (double)(warmup > 1 ? warmup : 1);
+    if (sched == LCMD_LR_CONSTANT) return 1.0;
+    if (sched < LCMD_LR_CONSTANT || sched > LCMD_LR_POLYNOMIAL) return NAN;
+    if (s < warmup) return (double)s / w;
+    if (sched == LCMD_LR_CONSTANT_WITH_WARMUP) return 1.0;
+    double span = (double)(total - warmup > 1 ? total - warmup : 1);
+    double q = (double)(s - warmup) / span;
+    switch (sched) {
+    case LCMD_LR_LINEAR: {
+        double f = (double)(total - s) / span;
+        return f > 0 ? f : 0.0;
+    }
+    case LCMD_LR_COSINE: {
+        double f = 0.5 * (1.0 + cos(M_PI * 2.0 * 0.5 * q));
+        return f > 0 ? f : 0.0;
+    }
+    case LCMD_LR_COSINE_WITH_RESTARTS: {
+        if (q >= 1.0) return 0.0;
+        double f = 0.5 * (1.0 + cos(M_PI * fmod(1.0 * q, 1.0)));
+        return f > 0 ? f : 0.0;
+    }
+    case LCMD_LR_POLYNOMIAL: {
+        const double end = 1e-7;
+        if (!(base_lr > end)) return NAN;   /* diffusers refuses lr_end >= lr */
+        if (s > total) return end / base_lr;
+        double decay = (base_lr - end) * (1.0 - (double)(s - warmup) / (double)(total - warmup)) + end;
+        return decay / base_lr;
+    }
+    default:
+        return NAN;
+    }
+}
+
+double lcmd_train_grad_norm(const float *g, size_t n)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) acc += (double)g[i] * (double)g[i];
+    return sqrt(acc);
+}
+
+void lcmd_train_clip(float *g, size_t n, double norm, double max_norm)
+{
+    /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), clamped to 1 */
+    float coef = (float)(max_norm / ((double)(float)norm + 1e-6));
+    if (coef >= 1.0f) return;
+    for (size_t i = 0; i < n; i++) g[i] *= coef;
+}
+
+void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, int64_t s, double lr,
+                      const lcmd_trainer_options *o)
+{
+    /* torch.optim.AdamW (single-tensor): scalars in double, tensors in float */
+    float decay = (float)(1.0 - lr * o->adam_weight_decay);
+    float b1 = (float)o->adam_beta1, b2 = (float)o->adam_beta2;
+    double bc1 = 1.0 - pow(o->adam_beta1, (double)s);
+    double bc2 = 1.0 - pow(o->adam_beta2, (double)s);
+    float step_size = (float)(lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    float eps = (float)o->adam_epsilon;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float pi = p[i] * decay;
+        m[i] = m[i] + (gi - m[i]) * (1.0f - b1);
+        v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] = pi - step_size * (m[i] / denom);
+    }
+}
+
+void lcmd_train_ema(float *target, const float *p, size_t n, double mu)
+{
+    float a = (float)mu, b = (float)(1.0 - mu);
+    for (size_t i = 0; i < n; i++) target[i] = target[i] * a + p[i] * b;
+}
+
+/* host views of the three flat buffers; staged through host copies on a device */
+static lcmd_status host_views(lcmd_trainer *tr, float **p, float **g, float **t)
+{
+    lcmd_unet_model *sm = lcmd_unet_model_of(tr->student), *tm = lcmd_unet_model_of(tr->target);
+    if (sm->be->device < 0) {
+        *p = sm->param_mem;
+        *g = tr->grad;
+        *t = tm->param_mem;
+        return LCMD_OK;
+    }
+    size_t bytes = tr->total * sizeof(float);
+    LCMD_TRY(lcmd_op_download(sm->be, tr->stage_p, sm->param_mem, bytes));
+    LCMD_TRY(lcmd_op_download(sm->be, tr->stage_g, tr->grad, bytes));
+    LCMD_TRY(lcmd_op_download(tm->be, tr->stage_t, tm->param_mem, bytes));
+    *p = tr->stage_p;
+    *g = tr->stage_g;
+    *t = tr->stage_t;
+    return LCMD_OK;
+}
+
+lcmd_status lcmd_train_apply(lcmd_trainer *tr, lcmd_step_report *r)
+{
+    lcmd_unet_model *sm = lcmd_unet_model_of(tr->student), *tm = lcmd_unet_model_of(tr->target);
+    float *p, *g, *t;
+    LCMD_TRY(host_views(tr, &p, &g, &t));
+    double norm = lcmd_train_grad_norm(g, tr->total);
+    r->grad_norm = norm;
+    double lr = tr->o.learning_rate *
+                lcmd_lr_multiplier(tr->o.lr_scheduler, tr->step, tr->o.lr_warmup_steps, tr->o.max_train_steps,
+                                   tr->o.learning_rate);
+    r->lr = lr;
+    if (!isfinite(norm) || tr->accum_bad) {
+        r->skipped = 1;
+        return LCMD_OK;
+    }
+    lcmd_train_clip(g, tr->total, norm, tr->o.max_grad_norm);
+    lcmd_train_adamw(p, g, tr->m, tr->v, tr->total, tr->step + 1, lr, &tr->o);
+    lcmd_train_ema(t, p, tr->total, tr->o.ema_decay);
+    if (sm->be->device >= 0) {
+        size_t bytes = tr->total * sizeof(float);
+        LCMD_TRY(lcmd_op_upload(sm->be, sm->param_mem, p, bytes));
+        LCMD_TRY(lcmd_op_upload(tm->be, tm->param_mem, t, bytes));
+    }
+    tr->step++;
+    return LCMD_OK;
+}

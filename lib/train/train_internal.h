@@ -1,0 +1,56 @@
+/* The trainer's state and the pieces of its step (lib/train). */
+#ifndef LCMD_TRAIN_INTERNAL_H
+#define LCMD_TRAIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lcmd/trainer.h>
+
+#include "context_internal.h"
+#include "models/unet.h"
+
+struct lcmd_trainer {
+    lcmd_context *ctx;
+    const lcmd_unet *teacher;
+    lcmd_unet *student, *target;
+    lcmd_trainer_options o;
+    lcmd_prediction_type pred;
+    lcmd_noise_schedule *sched;
+    lcmd_ddim_solver *solver;
+    int32_t num_train_timesteps;
+    int32_t n_ddim;
+    int64_t skip;                 /* k = T // N */
+    int64_t *grid;                /* [N] ddim_timesteps */
+    double *alpha_prev;           /* [N] ā at the previous grid point (float32 values) */
+    float *alpha, *sigma;         /* [T] sqrt(ā), sqrt(1 − ā), float32 */
+    size_t total;                 /* floats of the flat parameter buffer (student = target) */
+    float *grad;                  /* backend memory [total], accumulated over micro-steps */
+    float *m, *v;                 /* host [total]: AdamW moments */
+    float *stage_p, *stage_g, *stage_t; /* host staging of params/grad/target on a device backend */
+    int64_t step;                 /* optimizer steps taken (s of §7.3 minus one, of §7.6) */
+    int64_t micro;                /* micro-steps called, for the draws' streams */
+    int32_t accum;                /* micro-steps in the current accumulation cycle */
+    int32_t accum_bad;            /* a non-finite loss in the current cycle */
+};
+
+/* Global-norm clipping, AdamW, EMA on host arrays of n floats (the flat buffers):
+ * returns the norm before clipping (NaN/Inf when a gradient is not finite, in which
+ * case nothing was changed). */
+double lcmd_train_grad_norm(const float *g, size_t n);
+void lcmd_train_clip(float *g, size_t n, double norm, double max_norm);
+/* one AdamW step (§7.3) at 1-based step s with learning rate lr */
+void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, int64_t s, double lr,
+                      const lcmd_trainer_options *o);
+/* target ← μ target + (1 − μ) p */
+void lcmd_train_ema(float *target, const float *p, size_t n, double mu);
+
+/* The optimizer part of a step (clip, AdamW, lr schedule, EMA), on the accumulated
+ * gradient; fills norm/lr/skipped of *r and advances tr->step on success. */
+lcmd_status lcmd_train_apply(lcmd_trainer *tr, lcmd_step_report *r);
+
+/* Test hook: overwrites one plain (non-conv) parameter of both the student and the
+ * target, before the first step (e.g. the new cond_proj, to match a reference init).
+ * Errors: LCMD_ERR_INVALID_ARGUMENT (unknown name, conv layout, size, after a step). */
+lcmd_status lcmd_trainer_set_param(lcmd_trainer *tr, const char *name, const float *data, size_t n);
+
+#endif /* LCMD_TRAIN_INTERNAL_H */
