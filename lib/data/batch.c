@@ -1,7 +1,49 @@
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "data/dataset_internal.h"
+
+/* A few freed image buffers kept for the next batches: a batch's floats (25 MB at
+ * 8 x 512^2) are otherwise a fresh mmap whose every page faults in again. Every float
+ * of a batch handed out is written by the transform, so a reused buffer changes
+ * nothing. */
+#define POOL_SLOTS 4
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *pool_buf[POOL_SLOTS];
+static size_t pool_len[POOL_SLOTS];
+
+static float *images_get(size_t len)
+{
+    float *p = NULL;
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < POOL_SLOTS; i++) {
+        if (pool_buf[i] && pool_len[i] == len) {
+            p = pool_buf[i];
+            pool_buf[i] = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return p ? p : malloc(len * sizeof *p);
+}
+
+static void images_put(float *p, size_t len)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < POOL_SLOTS; i++) {
+        if (!pool_buf[i]) {
+            pool_buf[i] = p;
+            pool_len[i] = len;
+            p = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool_mu);
+    free(p); /* pool full */
+}
 
 lcmd_batch *lcmd_batch_new(int32_t n, int32_t r)
 {
@@ -10,7 +52,7 @@ lcmd_batch *lcmd_batch_new(int32_t n, int32_t r)
         return NULL;
     b->n = n;
     b->r = r;
-    b->images = malloc((size_t)n * 3 * (size_t)r * (size_t)r * sizeof *b->images);
+    b->images = images_get((size_t)n * 3 * (size_t)r * (size_t)r);
     b->captions = calloc((size_t)n, sizeof *b->captions);
     b->keys = calloc((size_t)n, sizeof *b->keys);
     b->info = calloc((size_t)n * 5, sizeof *b->info);
@@ -33,7 +75,7 @@ void lcmd_batch_destroy(lcmd_batch *b)
     }
     free(b->captions);
     free(b->keys);
-    free(b->images);
+    images_put(b->images, (size_t)b->n * 3 * (size_t)b->r * (size_t)b->r);
     free(b->info);
     free(b);
 }

@@ -24,4 +24,12 @@
 lcmd_status lcmd_resize_bilinear_u8(const uint8_t *src, int sw, int sh, int ch, uint8_t *dst, int dw,
                                     int dh);
 
+/* The cw x cht window at (cx, cy) of the same resize (output size dw x dh) into dst
+ * (cw x cht, interleaved), byte-identical to cropping lcmd_resize_bilinear_u8's output:
+ * only the kept output pixels are computed, and the first pass only over the source
+ * rows/columns those read. The pass order is that of the full resize. Errors: those of
+ * lcmd_resize_bilinear_u8, LCMD_ERR_INVALID_ARGUMENT for a window outside dw x dh. */
+lcmd_status lcmd_resize_bilinear_crop_u8(const uint8_t *src, int sw, int sh, int ch, int dw, int dh, int cx, int cy,
+                                         int cw, int cht, uint8_t *dst);
+
 #endif /* LCMD_DATA_RESIZE_H */

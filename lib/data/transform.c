@@ -38,30 +38,42 @@ lcmd_status lcmd_transform_image(const uint8_t *rgb, int w, int h, int r, int to
     lcmd_resized_size(w, h, r, &nw, &nh);
     if (nw < r || nh < r || top < 0 || left < 0 || top > nh - r || left > nw - r)
         return lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, "transform: crop (%d, %d) outside %dx%d", top, left, nw, nh);
-    const uint8_t *img = rgb;
-    uint8_t *resized = NULL;
-    if (nw != w || nh != h) {
-        resized = malloc((size_t)nw * (size_t)nh * 3);
-        if (!resized)
-            return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "transform: %dx%d image", nw, nh);
-        lcmd_status s = lcmd_resize_bilinear_u8(rgb, w, h, 3, resized, nw, nh);
-        if (s != LCMD_OK) {
-            free(resized);
-            return s;
-        }
-        img = resized;
-    }
+    /* resize only the kept window (exact: each output pixel's taps are its own) */
     size_t plane = (size_t)r * (size_t)r;
+    uint8_t *crop = malloc(plane * 3);
+    if (!crop)
+        return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "transform: %dx%d crop", r, r);
+    lcmd_status s = lcmd_resize_bilinear_crop_u8(rgb, w, h, 3, nw, nh, left, top, r, r, crop);
+    if (s != LCMD_OK) {
+        free(crop);
+        return s;
+    }
+    /* (u / 255 - 0.5) / 0.5 in float for each byte value, computed as before */
+    float lut[256];
+    for (int u = 0; u < 256; u++) {
+        float v = (float)u / 255.0f;
+        lut[u] = (v - 0.5f) / 0.5f;
+    }
+    float *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane;
     for (int y = 0; y < r; y++) {
-        const uint8_t *row = img + ((size_t)(top + y) * (size_t)nw + (size_t)left) * 3;
-        for (int x = 0; x < r; x++) {
-            int sx = flip ? r - 1 - x : x;
-            for (int c = 0; c < 3; c++) {
-                float v = (float)row[(size_t)sx * 3 + (size_t)c] / 255.0f;
-                out[(size_t)c * plane + (size_t)y * (size_t)r + (size_t)x] = (v - 0.5f) / 0.5f;
+        const uint8_t *row = crop + (size_t)y * (size_t)r * 3;
+        size_t base = (size_t)y * (size_t)r;
+        if (flip) {
+            for (int x = 0; x < r; x++) {
+                const uint8_t *px = row + (size_t)(r - 1 - x) * 3;
+                o0[base + (size_t)x] = lut[px[0]];
+                o1[base + (size_t)x] = lut[px[1]];
+                o2[base + (size_t)x] = lut[px[2]];
+            }
+        } else {
+            for (int x = 0; x < r; x++) {
+                const uint8_t *px = row + (size_t)x * 3;
+                o0[base + (size_t)x] = lut[px[0]];
+                o1[base + (size_t)x] = lut[px[1]];
+                o2[base + (size_t)x] = lut[px[2]];
             }
         }
     }
-    free(resized);
+    free(crop);
     return LCMD_OK;
 }

@@ -53,8 +53,8 @@ static void shard_failed(lcmd_worker *w, const char *name, const char *why)
 {
     pthread_mutex_lock(&w->mu);
     w->st.shards_failed++;
-    if (!w->first_fail[0])
-        snprintf(w->first_fail, sizeof w->first_fail, "shard '%s': %s", name, why);
+    if (!w->first_fail[0] && snprintf(w->first_fail, sizeof w->first_fail, "shard '%s': %s", name, why) < 0)
+        w->first_fail[0] = '\0'; /* (a long message is cut, on purpose) */
     pthread_mutex_unlock(&w->mu);
     lcmd_log(&w->cfg->log, LCMD_LOG_WARN, "dataset: shard '%s' skipped: %s", name, why);
 }
