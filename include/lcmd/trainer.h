@@ -133,6 +133,63 @@ LCMD_API lcmd_status lcmd_trainer_step_latents(lcmd_trainer *tr, const lcmd_step
 LCMD_API double lcmd_lr_multiplier(lcmd_lr_schedule sched, int64_t s, int64_t warmup, int64_t total,
                                    double base_lr);
 
+/* ------------------------------------------------------------ checkpoints (spec §12) */
+
+/** Version of the checkpoint layout written by lcmd_trainer_save_checkpoint
+ *  ("format_version" in trainer_state.json). */
+#define LCMD_CHECKPOINT_FORMAT_VERSION 1
+
+/** Saves the trainer's whole state as `output_dir/checkpoint-STEP` (STEP = optimizer
+ *  steps taken): `unet/` (student) and `unet_target/` (target), diffusers folders in
+ *  float32; `optimizer.safetensors` with the AdamW moments "exp_avg" and "exp_avg_sq"
+ *  as flat F32 tensors [n] in the parameter buffer's layout (and "grad_accum", the
+ *  gradient accumulated so far, when a save falls inside an accumulation cycle);
+ *  `trainer_state.json` (format_version, step, micro_step (the draws' position),
+ *  accum, accum_bad, param_count and the options that affect the math).
+ *  Atomic as a whole: everything is written and fsynced in
+ *  `output_dir/.checkpoint-STEP.tmp-XXXXXX`, then renamed to `checkpoint-STEP`; an
+ *  existing `checkpoint-STEP` is moved aside, replaced, then removed, so a failure at
+ *  any point leaves the old one (or none) under that name, never a partial one.
+ *  total_limit > 0 prunes as the reference: the entries of output_dir whose name
+ *  starts with "checkpoint" and has an integer after the first '-' (other ones, the
+ *  temporaries and checkpoint-STEP itself are ignored) are sorted by it and, if there
+ *  are count >= total_limit, the oldest count − total_limit + 1 are removed. They are
+ *  chosen before saving but only removed once the new checkpoint is in place, so a
+ *  failed save removes nothing. output_dir is created if missing (one level).
+ *  path_out (may be NULL) receives the checkpoint's path.
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL tr/output_dir, total_limit < 0, path_size
+ *  too small for the path: then nothing is written), LCMD_ERR_IO (naming the path),
+ *  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. */
+LCMD_API lcmd_status lcmd_trainer_save_checkpoint(lcmd_trainer *tr, const char *output_dir, int32_t total_limit,
+                                                  char *path_out, size_t path_size);
+
+/** Restores a checkpoint written by lcmd_trainer_save_checkpoint into `tr` (a trainer
+ *  made from the same teacher and options): student, target, AdamW moments, the
+ *  accumulated gradient and the counters, so that the following steps are bit-identical
+ *  to an uninterrupted run. `which`:
+ *   - "latest": the highest-numbered `checkpoint-N` in output_dir. When there is none
+ *     (output_dir missing or without checkpoints) the result is LCMD_END_OF_STREAM
+ *     (not an error: the reference then starts fresh; the trainer is untouched and
+ *     lcmd_last_error names the folder);
+ *   - otherwise its basename is looked up inside output_dir (as the reference does);
+ *     if that is not a folder and `which` itself is an existing folder, it is used as
+ *     the checkpoint's path. output_dir may be NULL for an explicit path.
+ *  Everything is read and checked before the trainer is changed: on error it is intact.
+ *  The options in trainer_state.json are informational, except that a checkpoint
+ *  saved inside an accumulation cycle needs the same gradient_accumulation_steps.
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL tr/which, NULL output_dir with "latest"),
+ *  LCMD_ERR_IO (an explicit checkpoint not found, a file cannot be read; naming it),
+ *  LCMD_ERR_FORMAT (a checkpoint of another model: the message names the tensor; a
+ *  malformed or newer trainer_state.json or optimizer file), LCMD_ERR_OUT_OF_MEMORY,
+ *  LCMD_ERR_DEVICE. */
+LCMD_API lcmd_status lcmd_trainer_resume(lcmd_trainer *tr, const char *output_dir, const char *which);
+
+/** The final save (spec §12): `output_dir/unet/` (student) and `output_dir/unet_target/`
+ *  (target) as float32 diffusers folders; output_dir is created if missing (one level).
+ *  Each file is replaced atomically. Errors: LCMD_ERR_INVALID_ARGUMENT (NULL),
+ *  LCMD_ERR_IO, LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. */
+LCMD_API lcmd_status lcmd_trainer_export(lcmd_trainer *tr, const char *output_dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,8 @@ struct lcmd_trainer {
     int64_t micro;                /* micro-steps called, for the draws' streams */
     int32_t accum;                /* micro-steps in the current accumulation cycle */
     int32_t accum_bad;            /* a non-finite loss in the current cycle */
+    int32_t ckpt_fail_after;      /* test hook: >0 makes lcmd_trainer_save_checkpoint fail with
+                                     LCMD_ERR_IO after writing that many of its parts (0 = off) */
 };
 
 /* Global-norm clipping, AdamW, EMA on host arrays of n floats (the flat buffers):
