@@ -16,7 +16,18 @@
 #   5 build     meson setup + ninja -j16 from source into /tmp/lcmd-build
 #   6 lab       run the source-built lab: full if the prebuilt did not run, else
 #               correctness only (proves the source build)
+#   7 models    gpu_unet: the context self check on cuda:0 and the tiny UNets
+#   8 bench     (LCMD_GPU_BENCH=BUILD_DIR) the SD1.5 forward against PyTorch
 # All output is tee'd into $OUT; the lab's markdown table is printed last.
+#
+# The way it ran on an H200 (the run recorded in docs/performance.md): build gpu_lab,
+# gpu_unet and bench_unet here (-Dcuda=enabled), strip and gzip them into
+# .devbin/build/tests/{gpu,bench}/, put the diffusers wheel in .whl/, carry
+# [.devdeps, .devbin, .whl], gunzip there, install the wheel into /tmp/site, and run with
+# LCMD_SKIP_BUILD=1 LCMD_PREBUILT=.devbin/build/tests/gpu/gpu_lab
+# LCMD_PREBUILT_UNET=.devbin/build/tests/gpu/gpu_unet LCMD_GPU_BENCH=.devbin/build.
+# A source build there (phase 5) also needs the -dev packages of libarchive, libwebp,
+# libjpeg-turbo, libstb and utf8proc in .devdeps/.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
