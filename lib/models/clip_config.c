@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/json_fields.h"
 #include "io/json_file.h"
 
 void lcmd_clip_config_init(lcmd_clip_config *c)
@@ -24,23 +25,6 @@ void lcmd_clip_config_init(lcmd_clip_config *c)
     c->eos_token_id = 49407;
     c->bos_token_id = 49406;
     c->pad_token_id = 1;
-}
-
-/* absent or null: NULL (the default stays) */
-static json_t *get(json_t *root, const char *key)
-{
-    json_t *v = json_object_get(root, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
-static lcmd_status read_int(json_t *root, const char *label, const char *key, int32_t *out)
-{
-    json_t *v = get(root, key);
-    if (!v) return LCMD_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
-        return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be an integer", label, key);
-    *out = (int32_t)json_integer_value(v);
-    return LCMD_OK;
 }
 
 /* a token id: an integer, or null (-1) */
@@ -67,7 +51,7 @@ static lcmd_status read_act(json_t *root, const char *label, lcmd_act *out)
     static const struct { const char *name; lcmd_act act; } acts[] = {
         {"quick_gelu", LCMD_ACT_QUICK_GELU}, {"gelu", LCMD_ACT_GELU},
         {"gelu_new", LCMD_ACT_GELU_TANH}, {"gelu_pytorch_tanh", LCMD_ACT_GELU_TANH}};
-    json_t *v = get(root, "hidden_act");
+    json_t *v = lcmd_json_field(root, "hidden_act");
     if (!v) return LCMD_OK;
     if (!json_is_string(v)) return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key 'hidden_act' must be a string", label);
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
@@ -82,11 +66,11 @@ static lcmd_status read_act(json_t *root, const char *label, lcmd_act *out)
 
 static lcmd_status read_arch(json_t *root, const char *label, int32_t *with_projection)
 {
-    json_t *v = get(root, "model_type");
+    json_t *v = lcmd_json_field(root, "model_type");
     if (v && (!json_is_string(v) || strcmp(json_string_value(v), "clip_text_model") != 0))
         return lcmd_set_error(LCMD_ERR_UNSUPPORTED, "%s: model_type '%s' is not 'clip_text_model'", label,
                               json_is_string(v) ? json_string_value(v) : "?");
-    v = get(root, "architectures");
+    v = lcmd_json_field(root, "architectures");
     if (!v) return LCMD_OK;   /* no architectures: a CLIPTextModel */
     if (!json_is_array(v) || json_array_size(v) != 1 || !json_is_string(json_array_get(v, 0)))
         return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key 'architectures' must be a list of one string", label);
@@ -132,16 +116,16 @@ lcmd_status lcmd_clip_config_parse(const char *json, size_t len, const char *lab
     lcmd_status s = json_is_object(root) ? LCMD_OK
                                          : lcmd_set_error(LCMD_ERR_FORMAT, "%s: the top level must be an object", label);
     if (!s) s = read_arch(root, label, &c.with_projection);
-    if (!s) s = read_int(root, label, "vocab_size", &c.vocab_size);
-    if (!s) s = read_int(root, label, "hidden_size", &c.hidden_size);
-    if (!s) s = read_int(root, label, "intermediate_size", &c.intermediate_size);
-    if (!s) s = read_int(root, label, "num_hidden_layers", &c.num_hidden_layers);
-    if (!s) s = read_int(root, label, "num_attention_heads", &c.num_attention_heads);
-    if (!s) s = read_int(root, label, "max_position_embeddings", &c.max_position_embeddings);
-    if (!s) s = read_int(root, label, "projection_dim", &c.projection_dim);
+    if (!s) s = lcmd_json_read_int(root, label, "vocab_size", &c.vocab_size);
+    if (!s) s = lcmd_json_read_int(root, label, "hidden_size", &c.hidden_size);
+    if (!s) s = lcmd_json_read_int(root, label, "intermediate_size", &c.intermediate_size);
+    if (!s) s = lcmd_json_read_int(root, label, "num_hidden_layers", &c.num_hidden_layers);
+    if (!s) s = lcmd_json_read_int(root, label, "num_attention_heads", &c.num_attention_heads);
+    if (!s) s = lcmd_json_read_int(root, label, "max_position_embeddings", &c.max_position_embeddings);
+    if (!s) s = lcmd_json_read_int(root, label, "projection_dim", &c.projection_dim);
     if (!s) s = read_act(root, label, &c.act);
     if (!s) {
-        json_t *v = get(root, "layer_norm_eps");
+        json_t *v = lcmd_json_field(root, "layer_norm_eps");
         if (v && !json_is_number(v))
             s = lcmd_set_error(LCMD_ERR_FORMAT, "%s: key 'layer_norm_eps' must be a number", label);
         else if (v)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/json_fields.h"
 #include "io/json_file.h"
 
 void lcmd_vae_config_init(lcmd_vae_config *c)
@@ -25,45 +26,9 @@ void lcmd_vae_config_init(lcmd_vae_config *c)
     c->mid_block_add_attention = 1;
 }
 
-static json_t *get(json_t *root, const char *key)
-{
-    json_t *v = json_object_get(root, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
-static lcmd_status read_int(json_t *root, const char *label, const char *key, int32_t *out)
-{
-    json_t *v = get(root, key);
-    if (!v) return LCMD_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
-        return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be an integer", label, key);
-    *out = (int32_t)json_integer_value(v);
-    return LCMD_OK;
-}
-
-static lcmd_status read_bool(json_t *root, const char *label, const char *key, int32_t *out)
-{
-    json_t *v = get(root, key);
-    if (!v) return LCMD_OK;
-    if (!json_is_boolean(v)) return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be true or false", label, key);
-    *out = json_is_true(v);
-    return LCMD_OK;
-}
-
-/* *present: 1 when given and not null */
-static lcmd_status read_number(json_t *root, const char *label, const char *key, double *out, int32_t *present)
-{
-    json_t *v = get(root, key);
-    if (present) *present = v != NULL;
-    if (!v) return LCMD_OK;
-    if (!json_is_number(v)) return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be a number", label, key);
-    *out = json_number_value(v);
-    return LCMD_OK;
-}
-
 static lcmd_status read_string_is(json_t *root, const char *label, const char *key, const char *want)
 {
-    json_t *v = get(root, key);
+    json_t *v = lcmd_json_field(root, key);
     if (!v) return LCMD_OK;
     if (!json_is_string(v)) return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be a string", label, key);
     if (strcmp(json_string_value(v), want) != 0)
@@ -75,7 +40,7 @@ static lcmd_status read_string_is(json_t *root, const char *label, const char *k
 /* a list of block types all equal to `want`; *n receives its length */
 static lcmd_status read_types(json_t *root, const char *label, const char *key, const char *want, int32_t *n)
 {
-    json_t *v = get(root, key);
+    json_t *v = lcmd_json_field(root, key);
     *n = -1;
     if (!v) return LCMD_OK;
     if (!json_is_array(v)) return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be a list of strings", label, key);
@@ -93,7 +58,7 @@ static lcmd_status read_types(json_t *root, const char *label, const char *key, 
 
 static lcmd_status read_channels(json_t *root, const char *label, lcmd_vae_config *c)
 {
-    json_t *v = get(root, "block_out_channels");
+    json_t *v = lcmd_json_field(root, "block_out_channels");
     if (!v) return LCMD_OK;
     if (!json_is_array(v) || json_array_size(v) < 1)
         return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key 'block_out_channels' must be a non-empty list of integers",
@@ -154,17 +119,17 @@ static lcmd_status parse(json_t *root, const char *label, lcmd_vae_config *c)
         return lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT,
                               "%s: down_block_types (%d), up_block_types (%d) and block_out_channels (%d) differ in length",
                               label, n_down, n_up, c->num_blocks);
-    LCMD_TRY(read_int(root, label, "in_channels", &c->in_channels));
-    LCMD_TRY(read_int(root, label, "out_channels", &c->out_channels));
-    LCMD_TRY(read_int(root, label, "latent_channels", &c->latent_channels));
-    LCMD_TRY(read_int(root, label, "layers_per_block", &c->layers_per_block));
-    LCMD_TRY(read_int(root, label, "norm_num_groups", &c->norm_num_groups));
-    LCMD_TRY(read_number(root, label, "scaling_factor", &c->scaling_factor, NULL));
-    LCMD_TRY(read_number(root, label, "shift_factor", &c->shift_factor, &c->has_shift));
-    LCMD_TRY(read_bool(root, label, "force_upcast", &c->force_upcast));
-    LCMD_TRY(read_bool(root, label, "use_quant_conv", &c->use_quant_conv));
-    LCMD_TRY(read_bool(root, label, "use_post_quant_conv", &c->use_post_quant_conv));
-    LCMD_TRY(read_bool(root, label, "mid_block_add_attention", &c->mid_block_add_attention));
+    LCMD_TRY(lcmd_json_read_int(root, label, "in_channels", &c->in_channels));
+    LCMD_TRY(lcmd_json_read_int(root, label, "out_channels", &c->out_channels));
+    LCMD_TRY(lcmd_json_read_int(root, label, "latent_channels", &c->latent_channels));
+    LCMD_TRY(lcmd_json_read_int(root, label, "layers_per_block", &c->layers_per_block));
+    LCMD_TRY(lcmd_json_read_int(root, label, "norm_num_groups", &c->norm_num_groups));
+    LCMD_TRY(lcmd_json_read_number(root, label, "scaling_factor", &c->scaling_factor, NULL));
+    LCMD_TRY(lcmd_json_read_number(root, label, "shift_factor", &c->shift_factor, &c->has_shift));
+    LCMD_TRY(lcmd_json_read_bool(root, label, "force_upcast", &c->force_upcast));
+    LCMD_TRY(lcmd_json_read_bool(root, label, "use_quant_conv", &c->use_quant_conv));
+    LCMD_TRY(lcmd_json_read_bool(root, label, "use_post_quant_conv", &c->use_post_quant_conv));
+    LCMD_TRY(lcmd_json_read_bool(root, label, "mid_block_add_attention", &c->mid_block_add_attention));
     return lcmd_vae_config_validate(c, label);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/json_fields.h"
 #include "sched/sched_internal.h"
 
 #define CONFIG_V1_SIZE (offsetof(lcmd_scheduler_config, timestep_scaling) + sizeof(double))
@@ -67,44 +68,13 @@ lcmd_status lcmd_sched_validate_config(const lcmd_scheduler_config *cfg, const c
     return LCMD_OK;
 }
 
-/* Each reader leaves the field alone when the key is absent or null. */
-static lcmd_status read_int(const char *label, json_t *root, const char *key, int32_t *field)
-{
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return LCMD_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
-        return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be an integer", label, key);
-    *field = (int32_t)json_integer_value(v);
-    return LCMD_OK;
-}
-
-static lcmd_status read_bool(const char *label, json_t *root, const char *key, int32_t *field)
-{
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return LCMD_OK;
-    if (!json_is_boolean(v))
-        return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be true or false", label, key);
-    *field = json_is_true(v);
-    return LCMD_OK;
-}
-
-static lcmd_status read_number(const char *label, json_t *root, const char *key, double *field)
-{
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return LCMD_OK;
-    if (!json_is_number(v))
-        return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be a number", label, key);
-    *field = json_number_value(v);
-    return LCMD_OK;
-}
-
 /* A string key with a fixed set of values; values known to diffusers but not to
  * liblcmd are UNSUPPORTED, anything else is FORMAT (diffusers raises for both). */
 static lcmd_status read_enum(const char *label, json_t *root, const char *key, const char *const *names,
                              int count, const char *const *known_unsupported, int *field)
 {
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return LCMD_OK;
+    json_t *v = lcmd_json_field(root, key);
+    if (!v) return LCMD_OK;
     if (!json_is_string(v))
         return lcmd_set_error(LCMD_ERR_FORMAT, "%s: key '%s' must be a string", label, key);
     const char *s = json_string_value(v);
@@ -138,22 +108,22 @@ lcmd_status lcmd_scheduler_config_parse(const char *json, size_t len, const char
         s = lcmd_set_error(LCMD_ERR_FORMAT, "%s: not a JSON object", label);
     else if (tb && !json_is_null(tb))
         s = lcmd_set_error(LCMD_ERR_UNSUPPORTED, "%s: trained_betas is not implemented by liblcmd (use a beta_schedule)", label);
-    if (!s) s = read_int(label, root, "num_train_timesteps", &c.num_train_timesteps);
-    if (!s) s = read_number(label, root, "beta_start", &c.beta_start);
-    if (!s) s = read_number(label, root, "beta_end", &c.beta_end);
+    if (!s) s = lcmd_json_read_int(root, label, "num_train_timesteps", &c.num_train_timesteps);
+    if (!s) s = lcmd_json_read_number(root, label, "beta_start", &c.beta_start, NULL);
+    if (!s) s = lcmd_json_read_number(root, label, "beta_end", &c.beta_end, NULL);
     if (!s) s = read_enum(label, root, "beta_schedule", schedules, 3, schedules_known, &bs);
     if (!s) s = read_enum(label, root, "prediction_type", predictions, 3, NULL, &pt);
     if (!s) s = read_enum(label, root, "timestep_spacing", spacings, 3, NULL, &sp);
-    if (!s) s = read_int(label, root, "steps_offset", &c.steps_offset);
-    if (!s) s = read_bool(label, root, "set_alpha_to_one", &c.set_alpha_to_one);
-    if (!s) s = read_bool(label, root, "rescale_betas_zero_snr", &c.rescale_betas_zero_snr);
-    if (!s) s = read_bool(label, root, "clip_sample", &c.clip_sample);
-    if (!s) s = read_number(label, root, "clip_sample_range", &c.clip_sample_range);
-    if (!s) s = read_bool(label, root, "thresholding", &c.thresholding);
-    if (!s) s = read_number(label, root, "dynamic_thresholding_ratio", &c.dynamic_thresholding_ratio);
-    if (!s) s = read_number(label, root, "sample_max_value", &c.sample_max_value);
-    if (!s) s = read_int(label, root, "original_inference_steps", &c.original_inference_steps);
-    if (!s) s = read_number(label, root, "timestep_scaling", &c.timestep_scaling);
+    if (!s) s = lcmd_json_read_int(root, label, "steps_offset", &c.steps_offset);
+    if (!s) s = lcmd_json_read_bool(root, label, "set_alpha_to_one", &c.set_alpha_to_one);
+    if (!s) s = lcmd_json_read_bool(root, label, "rescale_betas_zero_snr", &c.rescale_betas_zero_snr);
+    if (!s) s = lcmd_json_read_bool(root, label, "clip_sample", &c.clip_sample);
+    if (!s) s = lcmd_json_read_number(root, label, "clip_sample_range", &c.clip_sample_range, NULL);
+    if (!s) s = lcmd_json_read_bool(root, label, "thresholding", &c.thresholding);
+    if (!s) s = lcmd_json_read_number(root, label, "dynamic_thresholding_ratio", &c.dynamic_thresholding_ratio, NULL);
+    if (!s) s = lcmd_json_read_number(root, label, "sample_max_value", &c.sample_max_value, NULL);
+    if (!s) s = lcmd_json_read_int(root, label, "original_inference_steps", &c.original_inference_steps);
+    if (!s) s = lcmd_json_read_number(root, label, "timestep_scaling", &c.timestep_scaling, NULL);
     json_decref(root);
     if (s)
         return s;
