@@ -150,6 +150,16 @@ LCMD_API lcmd_status lcmd_dataset_create(lcmd_context *ctx, const lcmd_dataset_o
  *  LCMD_ERR_INVALID_ARGUMENT for NULL arguments. */
 LCMD_API lcmd_status lcmd_dataset_next(lcmd_dataset *ds, lcmd_batch **out);
 
+/** Discards the next n batches, exactly those lcmd_dataset_next would return, so that
+ *  a stream made with the same options continues where an earlier one stood (resume:
+ *  n = the micro-steps of the checkpoint, lcmd_trainer_progress). Their images are
+ *  decoded and transformed as usual (the workers' random streams must advance), so a
+ *  skip costs what reading those batches costs. *skipped (may be NULL) receives the
+ *  batches discarded. Returns LCMD_OK, or LCMD_END_OF_STREAM when the stream ended
+ *  first (*skipped then says where), or the errors of lcmd_dataset_next.
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL ds, n < 0). */
+LCMD_API lcmd_status lcmd_dataset_skip(lcmd_dataset *ds, int64_t n, int64_t *skipped);
+
 /** Copies the counters into `stats` (stats->struct_size must be set by the caller;
  *  fields beyond it are not written). Errors: LCMD_ERR_INVALID_ARGUMENT. */
 LCMD_API lcmd_status lcmd_dataset_get_stats(const lcmd_dataset *ds, lcmd_dataset_stats *stats);

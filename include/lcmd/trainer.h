@@ -11,8 +11,12 @@
 #include <lcmd/lcmd_export.h>
 #include <lcmd/status.h>
 #include <lcmd/context.h>
+#include <lcmd/dataset.h>
 #include <lcmd/scheduler.h>
+#include <lcmd/text.h>
+#include <lcmd/text_encoder.h>
 #include <lcmd/unet.h>
+#include <lcmd/vae.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +58,9 @@ typedef struct lcmd_trainer_options {
     int64_t max_train_steps;          /**< 0: unknown (the decaying schedules then need it set) */
     int32_t gradient_accumulation_steps; /**< 1 */
     uint64_t seed;                    /**< 0: the draws' Philox key (see lcmd_trainer_step_latents) */
+    int32_t gradient_checkpointing;   /**< 0; 1: the student's backward recomputes each block's
+                                           forward instead of keeping its activations (the same
+                                           gradients, less memory, about one more forward of time) */
 } lcmd_trainer_options;
 
 /** Fills the defaults above. Errors: LCMD_ERR_INVALID_ARGUMENT (NULL). */
@@ -106,6 +113,8 @@ typedef struct lcmd_step_report {
     int64_t step;                     /**< optimizer steps taken so far, after this call */
     int32_t optimizer_stepped;        /**< 1 when this micro-step ended an accumulation cycle and updated */
     int32_t skipped;                  /**< 1 when a NaN/Inf loss or gradient skipped the update */
+    int64_t micro_steps;              /**< micro-steps (batches) taken so far, after this call */
+    int64_t samples_seen;             /**< samples of every micro-step so far, after this call */
 } lcmd_step_report;
 
 LCMD_API lcmd_status lcmd_step_report_init(lcmd_step_report *r);
@@ -121,11 +130,65 @@ LCMD_API lcmd_status lcmd_step_report_init(lcmd_step_report *r);
  *  counted from 0): kind 1 noise (Box–Muller), kind 2 the indices (u·N, u uniform
  *  [0,1) from 24 bits), kind 3 w = (w_max − w_min)·u + w_min.
  *  A NaN/Inf loss or gradient skips the update: state and step count unchanged,
- *  report->skipped = 1, LCMD_OK. report may be NULL.
+ *  report->skipped = 1, LCMD_OK (the micro-step and its samples still count). report
+ *  may be NULL; its struct_size may be that of an older, shorter layout.
  *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, shapes, index out of range),
  *  LCMD_ERR_NUMERIC (NaN/Inf in an input), LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. */
 LCMD_API lcmd_status lcmd_trainer_step_latents(lcmd_trainer *tr, const lcmd_step_inputs *in,
                                                lcmd_step_report *report);
+
+/* ------------------------------------------------- the step on images and captions */
+
+/** Gives the trainer the encoders lcmd_trainer_step uses (spec §5.1, §8.1): the
+ *  teacher's tokenizer, text encoder and VAE, borrowed (they must outlive the trainer
+ *  or the next call of this function, and not run elsewhere during a step). The text
+ *  encoder's hidden size must be the UNet's cross_attention_dim and the VAE's latent
+ *  channels its in_channels. The unconditional embedding (the empty caption padded to
+ *  model_max_length, spec §8.1) is computed here, once.
+ *  On error the trainer keeps the encoders it had.
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, sizes that do not fit the UNet: named),
+ *  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. */
+LCMD_API lcmd_status lcmd_trainer_set_encoders(lcmd_trainer *tr, lcmd_tokenizer *tokenizer,
+                                               lcmd_text_encoder *text_encoder, lcmd_vae *vae);
+
+/** One micro-batch of images and captions. Fill with lcmd_step_batch_init(). */
+typedef struct lcmd_step_batch {
+    uint32_t struct_size;
+    int64_t batch, height, width;     /**< images [B,3,H,W]; H, W multiples of the VAE's factor */
+    const float *images;              /**< host NCHW, values in [-1, 1] */
+    const char *const *captions;      /**< [B] NUL-terminated UTF-8 captions */
+    /* optional injected draws; NULL = drawn (see lcmd_trainer_step) */
+    const float *vae_noise;           /**< [B,C,H/f,W/f]: ξ of the posterior sample */
+    const float *noise;               /**< as lcmd_step_inputs */
+    const int64_t *ddim_indices;      /**< as lcmd_step_inputs */
+    const float *guidance;            /**< as lcmd_step_inputs */
+} lcmd_step_batch;
+
+LCMD_API lcmd_status lcmd_step_batch_init(lcmd_step_batch *b);
+
+/** One training micro-step on images and captions (spec §6 steps 2–13): captions are
+ *  tokenized (padded and cut to model_max_length) and encoded (last hidden state);
+ *  images are encoded by the VAE, latents drawn from the posterior as
+ *  mean + exp(0.5·clamp(logvar, −30, 20))·ξ and scaled by the VAE's scaling factor;
+ *  then lcmd_trainer_step_latents with the unconditional embedding of
+ *  lcmd_trainer_set_encoders. ξ not injected is drawn as the noise of
+ *  lcmd_trainer_step_latents with draw kind 4. report may be NULL.
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, no encoders set, a NULL caption, sizes:
+ *  named), LCMD_ERR_NUMERIC (NaN/Inf in the images or an injected draw), and those of
+ *  lcmd_trainer_step_latents. A failed call changes nothing. */
+LCMD_API lcmd_status lcmd_trainer_step(lcmd_trainer *tr, const lcmd_step_batch *in, lcmd_step_report *report);
+
+/** lcmd_trainer_step on a batch of lcmd_dataset_next (its images and captions, every
+ *  draw from the trainer's Philox streams). Errors: those of lcmd_trainer_step. */
+LCMD_API lcmd_status lcmd_trainer_step_dataset(lcmd_trainer *tr, const lcmd_batch *batch,
+                                               lcmd_step_report *report);
+
+/** Where training stands: optimizer steps, micro-steps and samples taken so far (after
+ *  lcmd_trainer_resume: those of the checkpoint). A host that feeds one dataset batch
+ *  per micro-step resumes its data stream with lcmd_dataset_skip(ds, *micro_steps).
+ *  Any output may be NULL. Errors: LCMD_ERR_INVALID_ARGUMENT (NULL tr). */
+LCMD_API lcmd_status lcmd_trainer_progress(const lcmd_trainer *tr, int64_t *step, int64_t *micro_steps,
+                                           int64_t *samples_seen);
 
 /** The LR multiplier f(s) of the schedule after s optimizer steps (spec §7.6), for
  *  warmup W and total S steps; lr = learning_rate·f(s). base_lr is used only by the
@@ -144,8 +207,9 @@ LCMD_API double lcmd_lr_multiplier(lcmd_lr_schedule sched, int64_t s, int64_t wa
  *  float32; `optimizer.safetensors` with the AdamW moments "exp_avg" and "exp_avg_sq"
  *  as flat F32 tensors [n] in the parameter buffer's layout (and "grad_accum", the
  *  gradient accumulated so far, when a save falls inside an accumulation cycle);
- *  `trainer_state.json` (format_version, step, micro_step (the draws' position),
- *  accum, accum_bad, param_count and the options that affect the math).
+ *  `trainer_state.json` (format_version, step, micro_step (the draws' and the data
+ *  stream's position), samples_seen, accum, accum_bad, param_count and the options
+ *  that affect the math).
  *  Atomic as a whole: everything is written and fsynced in
  *  `output_dir/.checkpoint-STEP.tmp-XXXXXX`, then renamed to `checkpoint-STEP`; an
  *  existing `checkpoint-STEP` is moved aside, replaced, then removed, so a failure at

@@ -325,6 +325,19 @@ lcmd_status lcmd_dataset_next(lcmd_dataset *ds, lcmd_batch **out)
     return LCMD_END_OF_STREAM;
 }
 
+lcmd_status lcmd_dataset_skip(lcmd_dataset *ds, int64_t n, int64_t *skipped)
+{
+    if (skipped) *skipped = 0;
+    LCMD_CHECK_ARG(ds && n >= 0, "lcmd_dataset_skip", "ds is NULL or n = %lld < 0", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        lcmd_batch *b = NULL;
+        LCMD_TRY(lcmd_dataset_next(ds, &b));
+        lcmd_batch_destroy(b);
+        if (skipped) *skipped = i + 1;
+    }
+    return LCMD_OK;
+}
+
 lcmd_status lcmd_dataset_get_stats(const lcmd_dataset *ds, lcmd_dataset_stats *stats)
 {
     LCMD_CHECK_ARG(ds && stats, "lcmd_dataset_get_stats", "NULL argument");

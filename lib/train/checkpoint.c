@@ -205,10 +205,10 @@ static json_t *options_json(const lcmd_trainer_options *o)
 static lcmd_status write_state(lcmd_trainer *tr, const char *path)
 {
     json_t *opts = options_json(&tr->o);
-    json_t *root = opts ? json_pack("{s:i, s:I, s:I, s:i, s:i, s:I, s:o}", "format_version",
+    json_t *root = opts ? json_pack("{s:i, s:I, s:I, s:I, s:i, s:i, s:I, s:o}", "format_version",
                                     LCMD_CHECKPOINT_FORMAT_VERSION, "step", (json_int_t)tr->step, "micro_step",
-                                    (json_int_t)tr->micro, "accum", (int)tr->accum, "accum_bad",
-                                    (int)tr->accum_bad, "param_count", (json_int_t)tr->total, "options", opts)
+                                    (json_int_t)tr->micro, "samples_seen", (json_int_t)tr->samples, "accum",
+                                    (int)tr->accum, "accum_bad", (int)tr->accum_bad, "param_count", (json_int_t)tr->total, "options", opts)
                         : NULL;
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(root);
@@ -345,7 +345,7 @@ static lcmd_status load_unet_params(lcmd_trainer *tr, const char *ckpt, const ch
 }
 
 typedef struct ckpt_state {
-    int64_t step, micro;
+    int64_t step, micro, samples;
     int32_t accum, accum_bad, G;
     int64_t count;      /* param_count: checked after the weights, whose errors name a tensor */
 } ckpt_state;
@@ -360,16 +360,17 @@ static lcmd_status read_state(lcmd_trainer *tr, const char *ckpt, ckpt_state *st
         free(path);
         return s;
     }
-    json_int_t ver = 0, step = -1, micro = -1, accum = -1, bad = -1, count = -1, G = 1;
+    json_int_t ver = 0, step = -1, micro = -1, samples = 0, accum = -1, bad = -1, count = -1, G = 1;
     json_error_t err;
-    if (json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I}}", "format_version", &ver, "step",
-                       &step, "micro_step", &micro, "accum", &accum, "accum_bad", &bad, "param_count", &count,
-                       "options", "gradient_accumulation_steps", &G) != 0)
+    if (json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s?I, s:I, s:I, s:I, s:{s:I}}", "format_version", &ver,
+                       "step", &step, "micro_step", &micro, "samples_seen", &samples, "accum", &accum,
+                       "accum_bad", &bad, "param_count", &count, "options", "gradient_accumulation_steps", &G) != 0)
         s = lcmd_set_error(LCMD_ERR_FORMAT, "%s: %s", path, err.text);
     else if (ver < 1 || ver > LCMD_CHECKPOINT_FORMAT_VERSION)
         s = lcmd_set_error(LCMD_ERR_FORMAT, "%s: format_version %lld (this build reads 1..%d)", path,
                            (long long)ver, LCMD_CHECKPOINT_FORMAT_VERSION);
-    else if (step < 0 || micro < 0 || accum < 0 || G < 1 || accum >= G || bad < 0 || bad > 1 || accum > micro)
+    else if (step < 0 || micro < 0 || samples < 0 || accum < 0 || G < 1 || accum >= G || bad < 0 || bad > 1 ||
+             accum > micro)
         s = lcmd_set_error(LCMD_ERR_FORMAT, "%s: inconsistent counters (step %lld, micro_step %lld, accum %lld of %lld)",
                            path, (long long)step, (long long)micro, (long long)accum, (long long)G);
     else if (accum > 0 && G != tr->o.gradient_accumulation_steps)
@@ -379,6 +380,7 @@ static lcmd_status read_state(lcmd_trainer *tr, const char *ckpt, ckpt_state *st
     if (!s) {
         st->step = step;
         st->micro = micro;
+        st->samples = samples;
         st->accum = (int32_t)accum;
         st->accum_bad = (int32_t)bad;
         st->G = (int32_t)G;
@@ -455,7 +457,7 @@ lcmd_status lcmd_trainer_resume(lcmd_trainer *tr, const char *output_dir, const 
     LCMD_CHECK_ARG(tr && which && *which, RESUME, "tr or which is NULL or empty");
     char *ckpt = NULL;
     LCMD_TRY(resolve(output_dir, which, &ckpt));
-    ckpt_state st = {0, 0, 0, 0, 1, 0};
+    ckpt_state st = {.G = 1};
     lcmd_status s = read_state(tr, ckpt, &st);
     size_t n = tr->total ? tr->total : 1;
     float *p = NULL, *t = NULL, *m = NULL, *v = NULL, *g = NULL;
@@ -489,6 +491,7 @@ lcmd_status lcmd_trainer_resume(lcmd_trainer *tr, const char *output_dir, const 
         memcpy(tr->v, v, tr->total * sizeof *v);
         tr->step = st.step;
         tr->micro = st.micro;
+        tr->samples = st.samples;
         tr->accum = st.accum;
         tr->accum_bad = st.accum_bad;
         lcmd_log(&tr->ctx->log, LCMD_LOG_INFO, "resumed from %s at step %lld", ckpt, (long long)st.step);

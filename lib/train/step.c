@@ -11,9 +11,10 @@
 #define FN "lcmd_trainer_step_latents"
 
 #define STEP_INPUTS_V1 (offsetof(lcmd_step_inputs, guidance) + sizeof(const float *))
-#define DRAW_STREAM(kind, micro) ((0x4c43ull << 48) | ((uint64_t)(kind) << 40) | ((uint64_t)(micro) & 0xffffffffffull))
-
-enum { DRAW_NOISE = 1, DRAW_INDEX = 2, DRAW_W = 3 };
+#define STEP_REPORT_V1 (offsetof(lcmd_step_report, skipped) + sizeof(int32_t))
+#define DRAW_STREAM LCMD_TRAIN_DRAW_STREAM
+#define DRAW_INDEX LCMD_TRAIN_DRAW_INDEX
+#define DRAW_W LCMD_TRAIN_DRAW_W
 
 /* scratch of one step: float arrays of n = B·C·H·W unless noted */
 typedef struct step_buf {
@@ -79,15 +80,10 @@ static void draw(const lcmd_trainer *tr, const lcmd_step_inputs *in, step_buf *b
 {
     uint64_t seed = tr->o.seed;
     int64_t B = in->batch;
-    if (in->noise) {
+    if (in->noise)
         memcpy(b->noise, in->noise, n * sizeof(float));
-    } else {
-        for (size_t i = 0; i < n; i += 4) {
-            float z[4];
-            lcmd_box_muller(lcmd_rng_block(seed, DRAW_STREAM(DRAW_NOISE, tr->micro), i / 4), z);
-            for (size_t k = 0; k < 4 && i + k < n; k++) b->noise[i + k] = z[k];
-        }
-    }
+    else
+        lcmd_train_draw_normal(seed, DRAW_STREAM(LCMD_TRAIN_DRAW_NOISE, tr->micro), b->noise, n);
     for (int64_t i = 0; i < B; i++) {
         if (in->ddim_indices) {
             b->idx[i] = in->ddim_indices[i];
@@ -102,6 +98,15 @@ static void draw(const lcmd_trainer *tr, const lcmd_step_inputs *in, step_buf *b
             lcmd_u32x4 r = lcmd_rng_block(seed, DRAW_STREAM(DRAW_W, tr->micro), (uint64_t)i / 4);
             b->w[i] = (float)(tr->o.w_max - tr->o.w_min) * lcmd_u32_to_unit(r.v[i % 4]) + (float)tr->o.w_min;
         }
+    }
+}
+
+void lcmd_train_draw_normal(uint64_t seed, uint64_t stream, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 4) {
+        float z[4];
+        lcmd_box_muller(lcmd_rng_block(seed, stream, i / 4), z);
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = z[k];
     }
 }
 
@@ -166,11 +171,14 @@ static lcmd_status compute(lcmd_trainer *tr, const lcmd_step_inputs *in, step_bu
     LCMD_TRY(lcmd_add_noise(ns, in->latents, b->noise, b->t_start, B, per, b->zt));
     LCMD_TRY(lcmd_guidance_scale_embedding(b->w, B, sm->cfg.time_cond_proj_dim, b->ew));
 
-    /* student (keeps its activations for the backward) */
-    int32_t keep = sm->keep_activations;
-    sm->keep_activations = 1;
+    /* student: keeps its activations for the backward, or only the block-level ones
+     * with gradient checkpointing (the mode is recorded by the forward itself) */
+    int32_t keep = sm->keep_activations, ck = sm->checkpoint;
+    sm->keep_activations = !tr->o.gradient_checkpointing;
+    sm->checkpoint = tr->o.gradient_checkpointing;
     lcmd_status s = unet_run(sm, in, b->zt, b->ts_start, in->cond_embeds, b->ew, b->os);
     sm->keep_activations = keep;
+    sm->checkpoint = ck;
     LCMD_TRY(s);
     /* a non-finite model output (diverged weights) makes the loss non-finite: skipped */
     *loss = NAN;
@@ -232,8 +240,9 @@ static lcmd_status compute(lcmd_trainer *tr, const lcmd_step_inputs *in, step_bu
 lcmd_status lcmd_trainer_step_latents(lcmd_trainer *tr, const lcmd_step_inputs *in, lcmd_step_report *report)
 {
     LCMD_CHECK_ARG(tr && in, "lcmd_trainer_step_latents", "tr or in is NULL");
-    LCMD_CHECK_ARG(!report || report->struct_size == sizeof *report, "lcmd_trainer_step_latents",
-                   "report.struct_size (call lcmd_step_report_init)");
+    LCMD_CHECK_ARG(!report || (report->struct_size >= STEP_REPORT_V1 && report->struct_size <= sizeof *report),
+                   "lcmd_trainer_step_latents", "report.struct_size = %u (call lcmd_step_report_init)",
+                   report ? report->struct_size : 0u);
     LCMD_TRY(check_inputs(tr, in));
     int64_t per = in->channels * in->height * in->width;
     size_t n = (size_t)(in->batch * per);
@@ -248,6 +257,7 @@ lcmd_status lcmd_trainer_step_latents(lcmd_trainer *tr, const lcmd_step_inputs *
     if (s) return s;
     lcmd_unet_model *sm = lcmd_unet_model_of(tr->student);
     tr->micro++;
+    tr->samples += in->batch;
     r.loss = loss;
     if (!isfinite(loss)) tr->accum_bad = 1;
     if (++tr->accum >= tr->o.gradient_accumulation_steps) {
@@ -263,6 +273,9 @@ lcmd_status lcmd_trainer_step_latents(lcmd_trainer *tr, const lcmd_step_inputs *
                                                         tr->o.max_train_steps, tr->o.learning_rate);
     }
     r.step = tr->step;
-    if (report) *report = r;
+    r.micro_steps = tr->micro;
+    r.samples_seen = tr->samples;
+    if (report) memcpy((char *)report + sizeof r.struct_size, (const char *)&r + sizeof r.struct_size,
+                       report->struct_size - sizeof r.struct_size);
     return LCMD_OK;
 }

@@ -31,9 +31,24 @@ struct lcmd_trainer {
     int64_t micro;                /* micro-steps called, for the draws' streams */
     int32_t accum;                /* micro-steps in the current accumulation cycle */
     int32_t accum_bad;            /* a non-finite loss in the current cycle */
+    int64_t samples;              /* samples of every micro-step so far */
+    /* encoders of lcmd_trainer_step (borrowed) and the unconditional embedding */
+    lcmd_tokenizer *tok;
+    lcmd_text_encoder *text;
+    lcmd_vae *vae;
+    int64_t seq_len;              /* the tokenizer's model_max_length */
+    float *uncond;                /* host [seq_len, cross_attention_dim]: E_text("") */
     int32_t ckpt_fail_after;      /* test hook: >0 makes lcmd_trainer_save_checkpoint fail with
                                      LCMD_ERR_IO after writing that many of its parts (0 = off) */
 };
+
+/* Philox streams of a micro-step's draws (trainer.h): kind, micro-step index */
+#define LCMD_TRAIN_DRAW_STREAM(kind, micro) \
+    ((0x4c43ull << 48) | ((uint64_t)(kind) << 40) | ((uint64_t)(micro) & 0xffffffffffull))
+enum { LCMD_TRAIN_DRAW_NOISE = 1, LCMD_TRAIN_DRAW_INDEX = 2, LCMD_TRAIN_DRAW_W = 3, LCMD_TRAIN_DRAW_VAE = 4 };
+
+/* n standard normals of stream `stream` (Box–Muller on Philox blocks i/4) */
+void lcmd_train_draw_normal(uint64_t seed, uint64_t stream, float *out, size_t n);
 
 /* Global-norm clipping, AdamW, EMA on host arrays of n floats (the flat buffers):
  * returns the norm before clipping (NaN/Inf when a gradient is not finite, in which

@@ -65,6 +65,8 @@ static lcmd_status check_options(const lcmd_trainer_options *o)
                    (long long)o->max_train_steps, (long long)o->lr_warmup_steps);
     LCMD_CHECK_ARG(o->lr_scheduler != LCMD_LR_POLYNOMIAL || o->learning_rate > 1e-7, FN,
                    "polynomial schedule needs learning_rate > 1e-7 (its end value)");
+    LCMD_CHECK_ARG(o->gradient_checkpointing == 0 || o->gradient_checkpointing == 1, FN,
+                   "gradient_checkpointing = %d (0 or 1)", o->gradient_checkpointing);
     LCMD_CHECK_ARG(o->gradient_accumulation_steps >= 1, FN, "gradient_accumulation_steps = %d",
                    o->gradient_accumulation_steps);
     return LCMD_OK;
@@ -180,6 +182,7 @@ void lcmd_trainer_destroy(lcmd_trainer *tr)
     free(tr->stage_p);
     free(tr->stage_g);
     free(tr->stage_t);
+    free(tr->uncond);
     free(tr);
 }
 
