@@ -47,23 +47,47 @@ double lcmd_lr_multiplier(lcmd_lr_schedule sched, int64_t s, int64_t warmup, int
     }
 }
 
-double lcmd_train_grad_norm(const float *g, size_t n)
+/* the norm sums fixed blocks in double, then the blocks in order: the same value for
+ * any thread count */
+#define NORM_BLOCK ((size_t)1 << 16)
+
+double lcmd_train_grad_norm(const float *g, size_t n, int threads)
 {
+    size_t nb = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    double *part = malloc((nb ? nb : 1) * sizeof *part);
+    if (!part) {   /* out of memory: the same blocks, one thread */
+        double acc = 0.0;
+        for (size_t b = 0; b < nb; b++) {
+            double blk = 0.0;
+            for (size_t i = b * NORM_BLOCK; i < n && i < (b + 1) * NORM_BLOCK; i++) blk += (double)g[i] * (double)g[i];
+            acc += blk;
+        }
+        return sqrt(acc);
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        double blk = 0.0;
+        size_t end = (b + 1) * NORM_BLOCK < n ? (b + 1) * NORM_BLOCK : n;
+        for (size_t i = b * NORM_BLOCK; i < end; i++) blk += (double)g[i] * (double)g[i];
+        part[b] = blk;
+    }
     double acc = 0.0;
-    for (size_t i = 0; i < n; i++) acc += (double)g[i] * (double)g[i];
+    for (size_t b = 0; b < nb; b++) acc += part[b];
+    free(part);
     return sqrt(acc);
 }
 
-void lcmd_train_clip(float *g, size_t n, double norm, double max_norm)
+void lcmd_train_clip(float *g, size_t n, double norm, double max_norm, int threads)
 {
     /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), clamped to 1 */
     float coef = (float)(max_norm / ((double)(float)norm + 1e-6));
     if (coef >= 1.0f) return;
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) g[i] *= coef;
 }
 
 void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, int64_t s, double lr,
-                      const lcmd_trainer_options *o)
+                      const lcmd_trainer_options *o, int threads)
 {
     /* torch.optim.AdamW (single-tensor): scalars in double, tensors in float */
     float decay = (float)(1.0 - lr * o->adam_weight_decay);
@@ -73,6 +97,7 @@ void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, in
     float step_size = (float)(lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
     float eps = (float)o->adam_epsilon;
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         float pi = p[i] * decay;
@@ -83,9 +108,10 @@ void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, in
     }
 }
 
-void lcmd_train_ema(float *target, const float *p, size_t n, double mu)
+void lcmd_train_ema(float *target, const float *p, size_t n, double mu, int threads)
 {
     float a = (float)mu, b = (float)(1.0 - mu);
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) target[i] = target[i] * a + p[i] * b;
 }
 
@@ -114,7 +140,8 @@ lcmd_status lcmd_train_apply(lcmd_trainer *tr, lcmd_step_report *r)
     lcmd_unet_model *sm = lcmd_unet_model_of(tr->student), *tm = lcmd_unet_model_of(tr->target);
     float *p, *g, *t;
     LCMD_TRY(host_views(tr, &p, &g, &t));
-    double norm = lcmd_train_grad_norm(g, tr->total);
+    int nt = (int)(tr->ctx->cpu->num_threads > 0 ? tr->ctx->cpu->num_threads : 1);
+    double norm = lcmd_train_grad_norm(g, tr->total, nt);
     r->grad_norm = norm;
     double lr = tr->o.learning_rate *
                 lcmd_lr_multiplier(tr->o.lr_scheduler, tr->step, tr->o.lr_warmup_steps, tr->o.max_train_steps,
@@ -124,9 +151,9 @@ lcmd_status lcmd_train_apply(lcmd_trainer *tr, lcmd_step_report *r)
         r->skipped = 1;
         return LCMD_OK;
     }
-    lcmd_train_clip(g, tr->total, norm, tr->o.max_grad_norm);
-    lcmd_train_adamw(p, g, tr->m, tr->v, tr->total, tr->step + 1, lr, &tr->o);
-    lcmd_train_ema(t, p, tr->total, tr->o.ema_decay);
+    lcmd_train_clip(g, tr->total, norm, tr->o.max_grad_norm, nt);
+    lcmd_train_adamw(p, g, tr->m, tr->v, tr->total, tr->step + 1, lr, &tr->o, nt);
+    lcmd_train_ema(t, p, tr->total, tr->o.ema_decay, nt);
     if (sm->be->device >= 0) {
         size_t bytes = tr->total * sizeof(float);
         LCMD_TRY(lcmd_op_upload(sm->be, sm->param_mem, p, bytes));

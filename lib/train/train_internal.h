@@ -50,16 +50,17 @@ enum { LCMD_TRAIN_DRAW_NOISE = 1, LCMD_TRAIN_DRAW_INDEX = 2, LCMD_TRAIN_DRAW_W =
 /* n standard normals of stream `stream` (Box–Muller on Philox blocks i/4) */
 void lcmd_train_draw_normal(uint64_t seed, uint64_t stream, float *out, size_t n);
 
-/* Global-norm clipping, AdamW, EMA on host arrays of n floats (the flat buffers):
+/* Global-norm clipping, AdamW, EMA on host arrays of n floats (the flat buffers), on
+ * `threads` OpenMP threads (the results do not depend on it):
  * returns the norm before clipping (NaN/Inf when a gradient is not finite, in which
  * case nothing was changed). */
-double lcmd_train_grad_norm(const float *g, size_t n);
-void lcmd_train_clip(float *g, size_t n, double norm, double max_norm);
+double lcmd_train_grad_norm(const float *g, size_t n, int threads);
+void lcmd_train_clip(float *g, size_t n, double norm, double max_norm, int threads);
 /* one AdamW step (§7.3) at 1-based step s with learning rate lr */
 void lcmd_train_adamw(float *p, const float *g, float *m, float *v, size_t n, int64_t s, double lr,
-                      const lcmd_trainer_options *o);
+                      const lcmd_trainer_options *o, int threads);
 /* target ← μ target + (1 − μ) p */
-void lcmd_train_ema(float *target, const float *p, size_t n, double mu);
+void lcmd_train_ema(float *target, const float *p, size_t n, double mu, int threads);
 
 /* The optimizer part of a step (clip, AdamW, lr schedule, EMA), on the accumulated
  * gradient; fills norm/lr/skipped of *r and advances tr->step on success. */

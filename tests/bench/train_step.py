@@ -22,14 +22,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unet_forward import child, make_weights  # noqa: E402
 
 
-def torch_side(folder, threads, side, steps, gc):
+def torch_side(folder, variant, threads, side, steps, gc):
     """Runs in a child process: the script's step (spec §6) on random latents; prints JSON."""
     import torch
     import torch.nn.functional as F
     from diffusers import DDPMScheduler, UNet2DConditionModel
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    teacher = UNet2DConditionModel.from_pretrained(folder, variant="fp16", torch_dtype=torch.float32)
+    teacher = UNet2DConditionModel.from_pretrained(folder, variant=variant, torch_dtype=torch.float32)
     teacher.requires_grad_(False)
     cfg = dict(teacher.config)
     cfg["time_cond_proj_dim"] = 256
@@ -47,7 +47,8 @@ def torch_side(folder, threads, side, steps, gc):
     setup_s = time.perf_counter() - t0
     g = torch.Generator().manual_seed(3)
     z0 = torch.randn(1, 4, side, side, generator=g)
-    cond, uncond = torch.randn(1, 77, 768, generator=g), torch.randn(1, 77, 768, generator=g)
+    dim = teacher.config.cross_attention_dim
+    cond, uncond = torch.randn(1, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
     times, loss = [], None
     for _ in range(steps):
         f0 = time.perf_counter()
@@ -89,6 +90,10 @@ def torch_side(folder, threads, side, steps, gc):
     print(json.dumps({"setup_s": setup_s, "step_s": times, "loss": float(loss)}))
 
 
+def secs(t):
+    return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.1f} s"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build_dir")
@@ -97,32 +102,39 @@ def main():
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--modes", default="0,1", help="gradient checkpointing modes to run (0,1)")
     ap.add_argument("--openblas-coretype", default=None)
+    ap.add_argument("--weights", default=None, help="a UNet folder instead of the random SD1.5 one (e.g. the tiny "
+                    "default's teacher)")
+    ap.add_argument("--variant", default="fp16", help="weight-file variant of --weights ('-': none)")
     ap.add_argument("--torch-side", help=argparse.SUPPRESS)
     ap.add_argument("--gc", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    folder = os.environ.get("LCMD_BENCH_WEIGHTS",
-                            os.path.join(os.environ.get("LCMD_BENCH_CACHE", "/tmp/lcmd-bench"), "sd15-unet-random"))
+    folder = a.weights or os.environ.get(
+        "LCMD_BENCH_WEIGHTS", os.path.join(os.environ.get("LCMD_BENCH_CACHE", "/tmp/lcmd-bench"), "sd15-unet-random"))
+    variant = None if a.variant == "-" else a.variant
     if a.torch_side:
-        return torch_side(folder, a.threads, a.side, a.steps, a.gc)
-    make_weights(folder)
+        return torch_side(folder, variant, a.threads, a.side, a.steps, a.gc)
+    if not a.weights:
+        make_weights(folder)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     if a.openblas_coretype:
         env["OPENBLAS_CORETYPE"] = a.openblas_coretype
     import torch
-    print(f"SD1.5-size LCD micro-step on the CPU, batch 1, {a.side}x{a.side} latent ({a.side * 8} px), 77 tokens, "
-          f"{a.threads} threads, OPENBLAS_CORETYPE={a.openblas_coretype or 'auto'}")
+    print(f"LCD micro-step of {folder} on the CPU, batch 1, {a.side}x{a.side} latent, 77 tokens, "
+          f"{a.threads} threads, OPENBLAS_CORETYPE={a.openblas_coretype or 'auto'}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
     print(f"| side | gradient checkpointing | step (median of {max(1, a.steps - 1)} after the first) | first step | setup | peak RSS |")
     print("|---|---|---:|---:|---:|---:|")
     rows = {}
     for gc in [int(m) for m in a.modes.split(",")]:
         pt, pt_rss = child([sys.executable, __file__, a.build_dir, "--threads", str(a.threads), "--side", str(a.side),
-                            "--steps", str(a.steps), "--gc", str(gc), "--torch-side", "1"], env)
-        lc, lc_rss = child([os.path.join(a.build_dir, "tests", "bench", "bench_step"), folder, "fp16", str(a.side),
+                            "--steps", str(a.steps), "--gc", str(gc), "--weights", folder, "--variant", a.variant,
+                            "--torch-side", "1"], env)
+        lc, lc_rss = child([os.path.join(a.build_dir, "tests", "bench", "bench_step"), folder, a.variant, str(a.side),
                             "77", str(a.steps), str(a.threads), str(gc)], env)
         for name, r, rss in ((f"PyTorch {torch.__version__}", pt, pt_rss), ("liblcmd", lc, lc_rss)):
             t = statistics.median(r["step_s"][1:] or r["step_s"])
             rows[(name, gc)] = (t, rss)
-            print(f"| {name} | {'on' if gc else 'off'} | {t:.1f} s | {r['step_s'][0]:.1f} s | {r['setup_s']:.1f} s | "
+            print(f"| {name} | {'on' if gc else 'off'} | {secs(t)} | {secs(r['step_s'][0])} | {secs(r['setup_s'])} | "
                   f"{rss / 1024:.2f} GiB |", flush=True)
         (pt_t, pt_m), (lc_t, lc_m) = rows[(f"PyTorch {torch.__version__}", gc)], rows[("liblcmd", gc)]
         print(f"gradient checkpointing {'on' if gc else 'off'}: liblcmd / PyTorch time {lc_t / pt_t:.2f}, "

@@ -140,7 +140,7 @@ START_TEST(test_adamw_formula)
     double lr = 1e-3;
     double pe[2] = {0.5, -2.0}, me[2] = {0}, ve[2] = {0};
     for (int s = 1; s <= 3; s++) {
-        lcmd_train_adamw(p, g, m, v, 2, s, lr, &o);
+        lcmd_train_adamw(p, g, m, v, 2, s, lr, &o, 2);
         for (int i = 0; i < 2; i++) {   /* §7.3 in double */
             pe[i] *= 1 - lr * o.adam_weight_decay;
             me[i] = 0.9 * me[i] + 0.1 * g[i];
@@ -150,12 +150,12 @@ START_TEST(test_adamw_formula)
     }
     for (int i = 0; i < 2; i++) ck_assert_msg(fabs(p[i] - pe[i]) < 1e-6, "%g vs %g", p[i], pe[i]);
     float gc[2] = {3.0f, 4.0f};
-    double nrm = lcmd_train_grad_norm(gc, 2);
+    double nrm = lcmd_train_grad_norm(gc, 2, 2);
     ck_assert(fabs(nrm - 5.0) < 1e-12);
-    lcmd_train_clip(gc, 2, nrm, 1.0);
+    lcmd_train_clip(gc, 2, nrm, 1.0, 2);
     ck_assert(fabs(gc[0] - 0.6f) < 1e-6 && fabs(gc[1] - 0.8f) < 1e-6);
     float t[1] = {1.0f}, q[1] = {0.0f};
-    lcmd_train_ema(t, q, 1, 0.95);
+    lcmd_train_ema(t, q, 1, 0.95, 2);
     ck_assert(fabs(t[0] - 0.95f) < 1e-7);
 }
 END_TEST
