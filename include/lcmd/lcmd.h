@@ -25,5 +25,6 @@
 #include <lcmd/pipeline.h>
 #include <lcmd/dataset.h>
 #include <lcmd/trainer.h>
+#include <lcmd/demo.h>
 
 #endif /* LCMD_H */

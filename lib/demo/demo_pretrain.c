@@ -1,0 +1,279 @@
+/* lcmd_demo_pretrain_teacher: a short DDPM training of the demo teacher's UNet on the
+ * demo data (epsilon prediction, uniform timesteps, empty captions now and then so that
+ * classifier-free guidance has an unconditional model to push against), so that the
+ * distillation has a teacher whose samples mean something. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lcmd/lcmd.h>
+
+#include "core/error.h"
+#include "core/philox.h"
+#include "demo/demo_internal.h"
+#include "models/unet.h"
+#include "ops/op_calls.h"
+#include "train/train_internal.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+#define FN "lcmd_demo_pretrain_teacher"
+#define PRETRAIN_V1 (offsetof(lcmd_demo_pretrain_options, uncond_probability) + sizeof(double))
+
+/* Philox streams of the pretraining draws: kind, step */
+#define STREAM(kind, step) ((0x4450ull << 48) | ((uint64_t)(kind) << 40) | ((uint64_t)(step) & 0xffffffffffull))
+enum { DRAW_NOISE = 1, DRAW_T = 2, DRAW_DROP = 3, DRAW_VAE = 4 };
+
+lcmd_status lcmd_demo_pretrain_options_init(lcmd_demo_pretrain_options *o)
+{
+    LCMD_CHECK_ARG(o, "lcmd_demo_pretrain_options_init", "opts is NULL");
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->steps = 400;
+    o->batch_size = 16;
+    o->resolution = 32;
+    o->learning_rate = 1e-3;
+    o->seed = 0;
+    o->uncond_probability = 0.1;
+    return LCMD_OK;
+}
+
+static lcmd_status resolve(const lcmd_demo_pretrain_options *in, lcmd_demo_pretrain_options *o)
+{
+    lcmd_demo_pretrain_options_init(o);
+    if (in) {
+        LCMD_CHECK_ARG(in->struct_size >= PRETRAIN_V1 && in->struct_size <= sizeof *o, FN,
+                       "opts.struct_size = %u (call lcmd_demo_pretrain_options_init)", in->struct_size);
+        memcpy(o, in, in->struct_size);
+        o->struct_size = sizeof *o;
+    }
+    LCMD_CHECK_ARG(o->steps >= 0 && o->steps <= 10000000, FN, "opts.steps = %d (0..10000000)", o->steps);
+    LCMD_CHECK_ARG(o->batch_size >= 1 && o->batch_size <= 4096, FN, "opts.batch_size = %d (1..4096)", o->batch_size);
+    LCMD_CHECK_ARG(o->resolution >= 8 && o->resolution <= 4096, FN, "opts.resolution = %d (8..4096)", o->resolution);
+    LCMD_CHECK_ARG(o->learning_rate > 0 && o->learning_rate < 1, FN, "opts.learning_rate = %g (0..1)",
+                   o->learning_rate);
+    LCMD_CHECK_ARG(o->uncond_probability >= 0 && o->uncond_probability <= 1, FN, "opts.uncond_probability = %g",
+                   o->uncond_probability);
+    return LCMD_OK;
+}
+
+typedef struct pretrain {
+    lcmd_pipeline *p;
+    lcmd_unet_model *m;
+    lcmd_noise_schedule *sched;
+    float *grad;            /* backend memory [total] */
+    float *adam_m, *adam_v; /* host [total] */
+    float *host_p, *host_g; /* host staging on a device backend */
+    lcmd_trainer_options adam;
+    int64_t L, D, C, h, w;
+    float *uncond;          /* [L, D] */
+} pretrain;
+
+/* one step on a batch; *loss receives its mean squared error */
+static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretrain_options *o, int64_t s,
+                        double *loss)
+{
+    int64_t B = lcmd_batch_size(b), r = lcmd_batch_resolution(b), L = pt->L, D = pt->D;
+    size_t per = (size_t)(pt->C * pt->h * pt->w), n = (size_t)B * per, ne = (size_t)(B * L * D);
+    float *block = malloc((5 * n + ne + 2 * (size_t)B) * sizeof(float));
+    int64_t *t = malloc((size_t)B * sizeof *t);
+    const char **caps = malloc((size_t)B * sizeof *caps);
+    lcmd_status st = block && t && caps ? LCMD_OK : lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+    float *z0 = block, *logvar = z0 + n, *noise = logvar + n, *xt = noise + n, *out = xt + n, *ehs = out + n;
+    float *ts = ehs + ne, *keep = ts + B;
+    lcmd_tokenizer *tok = lcmd_pipeline_tokenizer(pt->p, 0);
+    lcmd_text_encoder *te = lcmd_pipeline_text_encoder(pt->p, 0);
+    lcmd_vae *vae = lcmd_pipeline_vae(pt->p);
+    int32_t *ids = NULL;
+    if (!st) {
+        for (int64_t i = 0; i < B; i++) {
+            lcmd_u32x4 u = lcmd_rng_block(o->seed, STREAM(DRAW_T, s), (uint64_t)i);
+            t[i] = (int64_t)(lcmd_u32_to_unit(u.v[0]) * 1000.0f) % 1000;
+            ts[i] = (float)t[i];
+            keep[i] = lcmd_u32_to_unit(u.v[1]) >= (float)o->uncond_probability;
+            caps[i] = lcmd_batch_caption(b, (int32_t)i);
+        }
+        ids = malloc((size_t)(B * L) * sizeof *ids);
+        if (!ids) st = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+    }
+    if (!st) st = lcmd_tokenizer_encode_padded(tok, caps, (size_t)B, ids);
+    if (!st) {
+        lcmd_text_encoder_outputs eo;
+        lcmd_text_encoder_outputs_init(&eo);
+        eo.last_hidden_state = ehs;
+        st = lcmd_text_encoder_forward(te, ids, B, L, &eo);
+    }
+    for (int64_t i = 0; !st && i < B; i++)
+        if (!keep[i]) memcpy(ehs + i * L * D, pt->uncond, (size_t)(L * D) * sizeof(float));
+    if (!st) st = lcmd_vae_encode(vae, B, r, r, lcmd_batch_images(b), z0, logvar);
+    if (!st) {
+        lcmd_train_draw_normal(o->seed, STREAM(DRAW_VAE, s), noise, n);
+        st = lcmd_vae_sample(vae, n, z0, logvar, noise, 0, 0, z0);
+    }
+    if (!st) st = lcmd_vae_scale_latents(vae, n, z0);
+    if (!st) {
+        lcmd_train_draw_normal(o->seed, STREAM(DRAW_NOISE, s), noise, n);
+        st = lcmd_add_noise(pt->sched, z0, noise, t, B, (int64_t)per, xt);
+    }
+    if (!st) {
+        lcmd_unet_forward_args a;
+        memset(&a, 0, sizeof a);
+        a.batch = B;
+        a.height = pt->h;
+        a.width = pt->w;
+        a.sample = xt;
+        a.timesteps = ts;
+        a.encoder_hidden_states = ehs;
+        a.seq_len = L;
+        a.encoder_dim = D;
+        int32_t kept = pt->m->keep_activations;
+        pt->m->keep_activations = 1;
+        st = lcmd_unet_model_forward(pt->m, pt->m->be, &a, out);
+        pt->m->keep_activations = kept;
+    }
+    if (!st) {
+        double acc = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)out[i] - (double)noise[i];
+            acc += d * d;
+            out[i] = (float)(2.0 * d / (double)n);   /* dL/dout, in place */
+        }
+        *loss = acc / (double)n;
+        st = lcmd_op_zero(pt->m->be, pt->grad, pt->m->params.total * sizeof(float));
+    }
+    if (!st) st = lcmd_unet_model_backward(pt->m, pt->m->be, out, pt->grad, NULL);
+    free(block);
+    free(t);
+    free(caps);
+    free(ids);
+    return st;
+}
+
+/* AdamW on the UNet's flat parameters (staged through the host on a device) */
+static lcmd_status update(pretrain *pt, int64_t s, double lr, int threads)
+{
+    lcmd_unet_model *m = pt->m;
+    size_t total = m->params.total, bytes = total * sizeof(float);
+    float *p = m->param_mem, *g = pt->grad;
+    if (m->be->device >= 0) {
+        LCMD_TRY(lcmd_op_download(m->be, pt->host_p, m->param_mem, bytes));
+        LCMD_TRY(lcmd_op_download(m->be, pt->host_g, pt->grad, bytes));
+        p = pt->host_p;
+        g = pt->host_g;
+    }
+    double norm = lcmd_train_grad_norm(g, total, threads);
+    if (!isfinite(norm)) return LCMD_OK;   /* a non-finite step is skipped */
+    lcmd_train_clip(g, total, norm, 1.0, threads);
+    lcmd_train_adamw(p, g, pt->adam_m, pt->adam_v, total, s, lr, &pt->adam, threads);
+    if (m->be->device >= 0) LCMD_TRY(lcmd_op_upload(m->be, m->param_mem, p, bytes));
+    return LCMD_OK;
+}
+
+static lcmd_status setup(lcmd_context *ctx, pretrain *pt)
+{
+    lcmd_unet *u = lcmd_pipeline_unet(pt->p);
+    if (!u || !lcmd_pipeline_vae(pt->p) || !lcmd_pipeline_text_encoder(pt->p, 0))
+        return lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": the pipeline lacks a UNet, VAE or text encoder");
+    pt->m = lcmd_unet_model_of(u);
+    size_t total = pt->m->params.total;
+    lcmd_scheduler_config sc;
+    lcmd_scheduler_config_init(&sc);
+    LCMD_TRY(lcmd_pipeline_scheduler_config(pt->p, &sc));
+    LCMD_TRY(lcmd_noise_schedule_create(&sc, &pt->sched));
+    if (sc.prediction_type != LCMD_PREDICT_EPSILON)
+        return lcmd_set_error(LCMD_ERR_UNSUPPORTED, FN ": the teacher must predict epsilon");
+    lcmd_text_encoder_info ti;
+    lcmd_text_encoder_info_init(&ti);
+    LCMD_TRY(lcmd_text_encoder_get_info(lcmd_pipeline_text_encoder(pt->p, 0), &ti));
+    pt->L = (int64_t)lcmd_tokenizer_model_max_length(lcmd_pipeline_tokenizer(pt->p, 0));
+    pt->D = ti.hidden_size;
+    pt->adam_m = calloc(total, sizeof(float));
+    pt->adam_v = calloc(total, sizeof(float));
+    pt->uncond = malloc((size_t)(pt->L * pt->D) * sizeof(float));
+    if (pt->m->be->device >= 0) {
+        pt->host_p = malloc(total * sizeof(float));
+        pt->host_g = malloc(total * sizeof(float));
+    }
+    if (!pt->adam_m || !pt->adam_v || !pt->uncond || (pt->m->be->device >= 0 && (!pt->host_p || !pt->host_g)))
+        return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+    LCMD_TRY(lcmd_op_alloc(pt->m->be, total * sizeof(float), (void **)&pt->grad));
+    int32_t *ids = malloc((size_t)pt->L * sizeof *ids);
+    if (!ids) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+    const char *empty = "";
+    lcmd_status s = lcmd_tokenizer_encode_padded(lcmd_pipeline_tokenizer(pt->p, 0), &empty, 1, ids);
+    lcmd_text_encoder_outputs eo;
+    lcmd_text_encoder_outputs_init(&eo);
+    eo.last_hidden_state = pt->uncond;
+    if (!s) s = lcmd_text_encoder_forward(lcmd_pipeline_text_encoder(pt->p, 0), ids, 1, pt->L, &eo);
+    free(ids);
+    lcmd_trainer_options_init(&pt->adam);
+    pt->adam.adam_weight_decay = 0.0;
+    (void)ctx;
+    return s;
+}
+
+static void teardown(pretrain *pt)
+{
+    if (pt->grad) lcmd_op_free(pt->m->be, pt->grad);
+    lcmd_noise_schedule_destroy(pt->sched);
+    free(pt->adam_m);
+    free(pt->adam_v);
+    free(pt->host_p);
+    free(pt->host_g);
+    free(pt->uncond);
+    lcmd_pipeline_destroy(pt->p);
+}
+
+lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, const char *shards,
+                                       const lcmd_demo_pretrain_options *opts, double *final_loss)
+{
+    LCMD_CHECK_ARG(ctx && folder && shards, FN, "ctx, folder or shards is NULL");
+    lcmd_demo_pretrain_options o;
+    LCMD_TRY(resolve(opts, &o));
+    pretrain pt;
+    memset(&pt, 0, sizeof pt);
+    LCMD_TRY(lcmd_pipeline_open(ctx, folder, NULL, &pt.p));
+    lcmd_status s = setup(ctx, &pt);
+    lcmd_dataset *ds = NULL;
+    if (!s) {
+        lcmd_dataset_options dopts;
+        lcmd_dataset_options_init(&dopts);
+        dopts.shards = shards;
+        dopts.batch_size = o.batch_size;
+        dopts.seed = o.seed;
+        dopts.resampled = 1;
+        lcmd_vae_info vi;
+        lcmd_vae_info_init(&vi);
+        s = lcmd_vae_get_info(lcmd_pipeline_vae(pt.p), &vi);
+        dopts.resolution = o.resolution;
+        if (!s && o.resolution % vi.downsample_factor != 0)
+            s = lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": opts.resolution %d is not a multiple of the VAE's %d",
+                               o.resolution, vi.downsample_factor);
+        pt.C = vi.latent_channels;
+        pt.h = pt.w = dopts.resolution / vi.downsample_factor;
+        if (!s) s = lcmd_dataset_create(ctx, &dopts, &ds);
+    }
+    int threads = (int)ctx->cpu->num_threads;
+    double loss = NAN, ema = NAN;
+    for (int64_t k = 0; !s && k < o.steps; k++) {
+        lcmd_batch *b = NULL;
+        s = lcmd_dataset_next(ds, &b);
+        if (s == LCMD_END_OF_STREAM) s = lcmd_set_error(LCMD_ERR_IO, FN ": the data stream %s ended", shards);
+        if (!s) s = step(&pt, b, &o, k, &loss);
+        lcmd_batch_destroy(b);
+        /* a cosine decay to 10 % keeps the end of this short run smooth */
+        double lr = o.learning_rate * (0.1 + 0.45 * (1.0 + cos(M_PI * (double)k / (double)o.steps)));
+        if (!s) s = update(&pt, k + 1, lr, threads > 0 ? threads : 1);
+        if (!s && isfinite(loss)) ema = isfinite(ema) ? 0.95 * ema + 0.05 * loss : loss;
+    }
+    lcmd_dataset_destroy(ds);
+    char *unet_dir = NULL;
+    if (!s && o.steps > 0) s = demo_join(folder, "unet", &unet_dir);
+    if (!s && o.steps > 0) s = lcmd_unet_save(lcmd_pipeline_unet(pt.p), unet_dir, LCMD_WEIGHTS_F32, NULL);
+    free(unet_dir);
+    teardown(&pt);
+    if (!s && final_loss) *final_loss = ema;
+    return s;
+}

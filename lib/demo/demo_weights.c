@@ -1,0 +1,77 @@
+/* Random initial weights as PyTorch's module constructors make them, drawn from
+ * Philox so that a seed always gives the same files. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lcmd/rng.h>
+
+#include "core/error.h"
+#include "demo/demo_internal.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+
+#define EMBED_STD 0.02   /* transformers' CLIP init for token and position embeddings */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* the weight next to a ".bias" (NULL when there is none) */
+static const lcmd_param *weight_of(const lcmd_param_set *ps, const char *bias_name)
+{
+    char w[512];
+    size_t n = strlen(bias_name);
+    if (n + 3 > sizeof w) return NULL;
+    memcpy(w, bias_name, n - 4);
+    memcpy(w + n - 4, "weight", 7);
+    return lcmd_param_set_find(ps, w);
+}
+
+static lcmd_status uniform(uint64_t seed, uint64_t stream, double bound, float *v, size_t n)
+{
+    LCMD_TRY(lcmd_rng_uniform(seed, stream, 0, v, n));
+    for (size_t i = 0; i < n; i++) v[i] = (float)((2.0 * v[i] - 1.0) * bound);
+    return LCMD_OK;
+}
+
+/* One parameter in file order: Linear / Conv weights and their biases
+ * U(±1/sqrt(fan_in)) (kaiming_uniform(a=√5) gives the same bound for the weight),
+ * 1-D weights (norms) 1, other biases 0, CLIP embeddings N(0, 0.02²). */
+static lcmd_status init_param(const lcmd_param_set *ps, const lcmd_param *p, uint64_t seed, uint64_t stream,
+                              float *v)
+{
+    size_t n = (size_t)p->numel;
+    if (ends_with(p->name, "token_embedding.weight") || ends_with(p->name, "position_embedding.weight")) {
+        LCMD_TRY(lcmd_rng_normal(seed, stream, 0, v, n));
+        for (size_t i = 0; i < n; i++) v[i] = (float)(v[i] * EMBED_STD);
+        return LCMD_OK;
+    }
+    const lcmd_param *w = ends_with(p->name, ".weight") ? p : ends_with(p->name, ".bias") ? weight_of(ps, p->name) : NULL;
+    if (w && w->ndim >= 2) return uniform(seed, stream, 1.0 / sqrt((double)(w->numel / w->shape[0])), v, n);
+    float fill = p == w ? 1.0f : 0.0f;
+    for (size_t i = 0; i < n; i++) v[i] = fill;
+    return LCMD_OK;
+}
+
+lcmd_status demo_init_and_save(const lcmd_param_set *ps, uint64_t seed, uint32_t tag, const char *folder,
+                               const char *base)
+{
+    float *host = calloc(ps->total ? ps->total : 1, sizeof *host);
+    size_t max = 1;
+    for (size_t i = 0; i < ps->count; i++)
+        if ((size_t)ps->items[i].numel > max) max = (size_t)ps->items[i].numel;
+    float *file = malloc(max * sizeof *file);
+    lcmd_status s = host && file ? LCMD_OK : lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "demo weights: out of memory");
+    for (size_t i = 0; !s && i < ps->count; i++) {
+        const lcmd_param *p = &ps->items[i];
+        s = init_param(ps, p, seed, ((uint64_t)tag << 32) | i, file);
+        if (!s) lcmd_param_to_stored(p, file, host + p->offset);
+    }
+    if (!s) s = lcmd_weights_save_params(folder, ps, host, LCMD_ST_F32, base);
+    free(file);
+    free(host);
+    return s;
+}
