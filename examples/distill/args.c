@@ -21,6 +21,7 @@ typedef struct opt {
 } opt;
 
 #define F(field) offsetof(distill_args, field)
+#define NOFIELD ((size_t)-1)   /* accepted, stored nowhere */
 #define BIG 9.2e18
 
 static const opt OPTS[] = {
@@ -29,10 +30,10 @@ static const opt OPTS[] = {
      "without it and without shards: the embedded tiny default", NULL},
     {"pretrained_vae_model_name_or_path", STR, F(pretrained_vae_model_name_or_path), 0, 0, NULL, 0,
      "as the script: the VAE is still the teacher's (only its precision would change)", NULL},
-    {"teacher_revision", STR, 0, 0, 0, NULL, 0, "hub revision", "liblcmd reads local folders; hub revisions do not apply"},
-    {"revision", STR, 0, 0, 0, NULL, 0, "hub revision", "liblcmd reads local folders; hub revisions do not apply"},
+    {"teacher_revision", STR, NOFIELD, 0, 0, NULL, 0, "hub revision", "liblcmd reads local folders; hub revisions do not apply"},
+    {"revision", STR, NOFIELD, 0, 0, NULL, 0, "hub revision", "liblcmd reads local folders; hub revisions do not apply"},
     {"output_dir", STR, F(output_dir), 0, 0, NULL, 0, "checkpoints, metrics, samples and the final UNets", NULL},
-    {"cache_dir", STR, 0, 0, 0, NULL, 0, "unused (as in the script)", NULL},
+    {"cache_dir", STR, NOFIELD, 0, 0, NULL, 0, "unused (as in the script)", NULL},
     {"seed", INT, F(seed), 0, BIG, NULL, 0, "seed of every random draw (default: none, i.e. 0)", NULL},
     {"logging_dir", STR, F(logging_dir), 0, 0, NULL, 0, "metrics folder, under output_dir", NULL},
     {"report_to", STR, F(report_to), 0, 0, "tensorboard|jsonl|all|none|wandb", 0,
@@ -57,9 +58,10 @@ static const opt OPTS[] = {
     {"max_train_samples", INT, F(max_train_samples), 1, BIG, NULL, 0, "nominal epoch size in samples", NULL},
     {"learning_rate", FLT, F(learning_rate), 0, 1e3, NULL, F(given_learning_rate), "AdamW learning rate", NULL},
     {"scale_lr", FLAG, F(scale_lr), 0, 0, NULL, 0, "parsed and not applied, as in the SD script", NULL},
-    {"lr_scheduler", STR, F(lr_scheduler), 0, 0, "constant|constant_with_warmup|linear|cosine|cosine_with_restarts|polynomial", 0,
+    {"lr_scheduler", STR, F(lr_scheduler), 0, 0, "constant|constant_with_warmup|linear|cosine|cosine_with_restarts|polynomial",
+     F(given_lr_scheduler),
      "learning-rate schedule", NULL},
-    {"lr_warmup_steps", INT, F(lr_warmup_steps), 0, BIG, NULL, 0, "warmup steps of the schedule", NULL},
+    {"lr_warmup_steps", INT, F(lr_warmup_steps), 0, BIG, NULL, F(given_lr_warmup_steps), "warmup steps of the schedule", NULL},
     {"gradient_accumulation_steps", INT, F(gradient_accumulation_steps), 1, 65536, NULL, 0, "micro-batches per optimizer step", NULL},
     {"use_8bit_adam", FLAG, F(use_8bit_adam), 0, 0, NULL, 0, "bitsandbytes' 8-bit AdamW",
      "liblcmd has no 8-bit AdamW yet: the float32 AdamW is used"},
@@ -71,7 +73,7 @@ static const opt OPTS[] = {
     {"proportion_empty_prompts", FLT, F(proportion_empty_prompts), 0, 1, NULL, 0, "no effect, as in the script", NULL},
     {"w_min", FLT, F(w_min), 0, 1e3, NULL, 0, "lower bound of the sampled guidance weight w", NULL},
     {"w_max", FLT, F(w_max), 0, 1e3, NULL, 0, "upper bound of w", NULL},
-    {"num_ddim_timesteps", INT, F(num_ddim_timesteps), 1, 1000, NULL, 0, "DDIM solver grid size N", NULL},
+    {"num_ddim_timesteps", INT, F(num_ddim_timesteps), 1, 1000, NULL, F(given_num_ddim_timesteps), "DDIM solver grid size N", NULL},
     {"loss_type", STR, F(loss_type), 0, 0, "l2|huber", 0, "l2 or huber (pseudo-Huber)", NULL},
     {"huber_c", FLT, F(huber_c), 0, 1e3, NULL, 0, "c of the pseudo-Huber loss", NULL},
     {"unet_time_cond_proj_dim", INT, F(unet_time_cond_proj_dim), 1, 65536, NULL, 0, "width of the guidance embedding", NULL},
@@ -86,14 +88,14 @@ static const opt OPTS[] = {
     {"enable_xformers_memory_efficient_attention", FLAG, F(enable_xformers), 0, 0, NULL, 0, "xformers attention",
      "liblcmd always uses its own memory-efficient attention kernels"},
     {"gradient_checkpointing", FLAG, F(gradient_checkpointing), 0, 0, NULL, 0, "recompute the student's activations per block", NULL},
-    {"local_rank", INT, 0, -1, 65536, NULL, 0, "process rank", "liblcmd runs one process here; multi-GPU runs take their rank from the launcher"},
+    {"local_rank", INT, NOFIELD, -1, 65536, NULL, 0, "process rank", "liblcmd runs one process here; multi-GPU runs take their rank from the launcher"},
     {"validation_steps", INT, F(validation_steps), 1, BIG, NULL, F(given_validation_steps),
      "validation images and the consistency gap every this many optimizer steps", NULL},
     {"push_to_hub", FLAG, F(push_to_hub), 0, 0, NULL, 0, "upload output_dir",
      "liblcmd does not upload: output_dir holds the diffusers folders to upload"},
-    {"hub_token", STR, 0, 0, 0, NULL, 0, "hub token", "liblcmd does not use the hub"},
-    {"hub_model_id", STR, 0, 0, 0, NULL, 0, "hub model id", "liblcmd does not use the hub"},
-    {"tracker_project_name", STR, 0, 0, 0, NULL, 0, "tracker project name", NULL},
+    {"hub_token", STR, NOFIELD, 0, 0, NULL, 0, "hub token", "liblcmd does not use the hub"},
+    {"hub_model_id", STR, NOFIELD, 0, 0, NULL, 0, "hub model id", "liblcmd does not use the hub"},
+    {"tracker_project_name", STR, NOFIELD, 0, 0, NULL, 0, "tracker project name", NULL},
     /* liblcmd's own */
     {"device", STR, F(device), 0, 0, NULL, 0, "liblcmd: cpu or cuda:N (default cpu)", NULL},
     {"threads", INT, F(threads), 0, 4096, NULL, 0, "liblcmd: CPU threads (0: all cores)", NULL},
@@ -185,7 +187,7 @@ static int set_value(distill_args *a, const opt *o, const char *v, FILE *err)
             fprintf(err, "lcmd-distill: --%s: '%s' is not one of %s\n", o->name, v, o->choices);
             return 2;
         }
-        if (o->off) *(const char **)(base + o->off) = v;
+        if (o->off != NOFIELD) *(const char **)(base + o->off) = v;
     } else if (o->kind == INT) {
         char *end;
         errno = 0;
@@ -194,7 +196,7 @@ static int set_value(distill_args *a, const opt *o, const char *v, FILE *err)
             fprintf(err, "lcmd-distill: --%s: '%s' is not an integer in [%.0f, %.0f]\n", o->name, v, o->lo, o->hi);
             return 2;
         }
-        if (o->off) *(int64_t *)(base + o->off) = x;
+        if (o->off != NOFIELD) *(int64_t *)(base + o->off) = x;
     } else {
         char *end;
         errno = 0;
@@ -268,7 +270,7 @@ int distill_args_parse(distill_args *a, int argc, char **argv, FILE *err)
                 fprintf(err, "lcmd-distill: --%s takes no value\n", o->name);
                 return 2;
             }
-            if (o->off) *(int *)((char *)a + o->off) = 1;
+            if (o->off != NOFIELD) *(int *)((char *)a + o->off) = 1;
         } else {
             if (!v) {
                 if (i + 1 >= argc) {

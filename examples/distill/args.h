@@ -29,7 +29,7 @@ typedef struct distill_args {
     int center_crop, random_flip, scale_lr, gradient_checkpointing, allow_tf32, cast_teacher_unet;
     int use_8bit_adam, enable_xformers, push_to_hub;
     int given_max_train_steps, given_learning_rate, given_resolution, given_batch, given_validation_steps;
-    int given_checkpointing_steps;
+    int given_checkpointing_steps, given_num_ddim_timesteps, given_lr_scheduler, given_lr_warmup_steps;
     int quiet;                              /* liblcmd: no progress bar */
     int64_t tiny_teacher_steps;             /* liblcmd: DDPM steps that train the tiny default's teacher */
 } distill_args;

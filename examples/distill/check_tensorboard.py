@@ -12,6 +12,7 @@ import sys
 import zlib
 
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.util import tensor_util
 
 
 def png_size(data):
@@ -37,8 +38,12 @@ def main():
                     scalars.setdefault(v.tag, {})[ev.step] = v.simple_value
                 elif kind == "image":
                     images.setdefault(v.tag, {})[ev.step] = (v.image.height, v.image.width, v.image.encoded_image_string)
-                elif kind == "tensor":  # TensorBoard's loader may migrate scalars to tensors
-                    scalars.setdefault(v.tag, {})[ev.step] = float(v.tensor.float_val[0])
+                elif kind == "tensor":  # TensorBoard's loader migrates values to tensors
+                    arr = tensor_util.make_ndarray(v.tensor)
+                    if arr.size == 1:
+                        scalars.setdefault(v.tag, {})[ev.step] = float(arr.reshape(()))
+                    else:  # an image: [width, height, PNG bytes...] as strings
+                        images.setdefault(v.tag, {})[ev.step] = (int(arr[1]), int(arr[0]), bytes(arr[2]))
     if version != "brain.Event:2":
         raise SystemExit(f"file_version {version!r}")
     train = [json.loads(l) for l in open(f"{logs}/metrics.jsonl") if '"train"' in l]

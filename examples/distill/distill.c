@@ -63,6 +63,12 @@ static int prepare_tiny_default(lcmd_context *ctx, distill_args *a, char **teach
     if (!a->given_validation_steps) a->validation_steps = 50;
     if (!a->given_checkpointing_steps) a->checkpointing_steps = 100;
     if (!a->given_learning_rate) a->learning_rate = 1e-3;   /* a tiny model learns fast */
+    /* a short warmup spares the student the first steps' jolt (its new guidance
+     * projection starts random); a coarse solver grid (k = 100) lets consistency reach
+     * the high noise levels within a few hundred steps */
+    if (!a->given_lr_scheduler) a->lr_scheduler = "constant_with_warmup";
+    if (!a->given_lr_warmup_steps) a->lr_warmup_steps = 50;
+    if (!a->given_num_ddim_timesteps) a->num_ddim_timesteps = 10;
     *teacher = join(a->output_dir, "tiny-teacher");
     *shards = join(a->output_dir, "tiny-shards");      /* the folder: every shard in it */
     char *tmp = join(a->output_dir, "tiny.tmp");

@@ -1768,6 +1768,12 @@ pub struct lcmd_demo_data_options {
     pub samples_per_shard: i32,
     #[doc = "< pictures are R x R (default 32; 8..4096)"]
     pub resolution: i32,
+    #[doc = "< 1: every shape centred with its size's one radius, stripes"]
+    #[doc = "   vertical with one period, so that a caption names exactly"]
+    #[doc = "   one picture: a distribution a tiny model learns fully in"]
+    #[doc = "   minutes (the embedded default uses it); 0 (default):"]
+    #[doc = "   positions, radii and stripes drawn at random"]
+    pub fixed_layout: i32,
 }
 extern "C" {
     #[doc = " Fills `opts` with the defaults listed in lcmd_demo_teacher_options and sets"]
