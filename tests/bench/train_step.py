@@ -87,7 +87,7 @@ def torch_side(folder, variant, threads, side, steps, gc):
             for tp, sp in zip(target.parameters(), student.parameters()):
                 tp.mul_(0.95).add_(sp, alpha=0.05)
         times.append(time.perf_counter() - f0)
-    print(json.dumps({"setup_s": setup_s, "step_s": times, "loss": float(loss)}))
+    print(json.dumps({"setup_s": setup_s, "step_s": times, "loss": loss.item()}))
 
 
 def secs(t):
