@@ -4,6 +4,7 @@
 # missing teacher folder and unreadable shards. Prints TAP.
 set -u
 bin=$1
+generate=${2:-}
 work=$(mktemp -d /tmp/lcmd-distill-test-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 n=0 failed=0
@@ -40,6 +41,22 @@ if [ -x "$ref_py" ] && "$ref_py" -c "import diffusers" 2>/dev/null; then
   check "diffusers loads the outputs and samples with them" '"$ref_py" "$(dirname "$0")/check_diffusers.py" "$out" >"$work/dl" 2>&1 || { cat "$work/dl"; false; }'
 else
   n=$((n + 1)); echo "ok $n - diffusers loads the outputs # SKIP tests/reference/.venv is not installed"
+fi
+
+# lcmd-generate with what the run left: the exported UNet and the tiny teacher
+if [ -n "$generate" ]; then
+  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/unet" --prompt "a red circle on a blue background" \
+    --height 32 --width 32 --num_inference_steps 4 --output "$work/gen.png" --threads 2 >"$work/gen.log" 2>&1
+  rc=$?
+  check "lcmd-generate samples with the distilled UNet (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen.png" ]'
+  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/checkpoint-20" --prompt "two words" \
+    --height 32 --width 32 --num_inference_steps 2 --output "$work/gen2.png" --threads 2 >"$work/gen2.log" 2>&1
+  rc=$?
+  check "lcmd-generate takes a checkpoint folder (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen2.png" ]'
+  "$generate" --pipeline "$out/tiny-teacher" --teacher --prompt "a red circle on a blue background" \
+    --height 32 --width 32 --num_inference_steps 25 --output "$work/teacher.png" --threads 2 >"$work/gen3.log" 2>&1
+  rc=$?
+  check "lcmd-generate runs the teacher with DDIM (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/teacher.png" ]'
 fi
 
 "$bin" --output_dir "$out" --max_train_steps 24 --validation_steps 100 --checkpointing_steps 12 \
