@@ -17,6 +17,8 @@
 #   6 lab       run the source-built lab: full if the prebuilt did not run, else
 #               correctness only (proves the source build)
 #   7 models    gpu_unet: the context self check on cuda:0 and the tiny UNets
+#   7b trainer  the trainer parity cases (latents; pixels + captions, accumulation 2)
+#               on cuda:0 against the PyTorch fixtures
 #   8 bench     (LCMD_GPU_BENCH=BUILD_DIR) the SD1.5 forward against PyTorch
 # All output is tee'd into $OUT; the lab's markdown table is printed last.
 #
@@ -244,6 +246,23 @@ if [ -x "$UNET_BIN" ]; then
 else
     phase_end skipped
 fi
+
+# ---------------------------------------------------------------- 7b trainer parity on cuda:0
+# The trainer's parity cases against the PyTorch fixtures with LCMD_TEST_DEVICE=cuda:
+# three optimizer steps on latents (L2/Huber, epsilon/v) and six micro-steps from
+# pixels and captions with accumulation 2 (the other cases run on the CPU).
+phase_begin trainer
+TRAIN_DIR=$BUILD/tests/train
+[ "$BUILT" -eq 1 ] || TRAIN_DIR=${LCMD_PREBUILT_TRAIN:-build-gpu/tests/train}
+ran=0
+for t in test_trainer test_trainer_encode; do
+    if [ -x "$TRAIN_DIR/$t" ]; then
+        LCMD_TEST_DEVICE=cuda LCMD_TEST_FIXTURES="$(pwd)/tests/fixtures" OMP_WAIT_POLICY=passive \
+            timeout 240 "$TRAIN_DIR/$t" 2>&1 | tee "$OUT/$t.log" | grep -E "^#|Checks"
+        ran=$((ran + 1))
+    fi
+done
+phase_end "ran $ran trainer test programs"
 
 # ---------------------------------------------------------------- 8 bench (optional)
 # LCMD_GPU_BENCH=DIR: the SD1.5 UNet forward side by side with PyTorch, DIR holding
