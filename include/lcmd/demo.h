@@ -12,8 +12,9 @@
  * UpBlock2D + CrossAttnUpBlock2D). Its weights are float32 safetensors under the
  * transformers / diffusers key names, drawn from Philox keyed by the seed with PyTorch's
  * default initialisation (Linear and Conv weight and bias U(±1/sqrt(fan_in)), norms
- * weight 1 and bias 0, CLIP token and position embeddings N(0, 0.02²)): an untrained
- * model, that diffusers, transformers and liblcmd all load, and that computes finite
+ * weight 1 and bias 0, CLIP token and position embeddings N(0, 0.02²)) except the VAE
+ * posterior's log-variance, the constant -30 (latents are the encoder's mean, as a
+ * trained VAE's nearly are): an untrained model, that diffusers, transformers and liblcmd all load, and that computes finite
  * outputs in a few milliseconds. The same options give the same bytes.
  *
  * The data set is WebDataset tar shards `demo-000000.tar`, ... of samples `KEY.png`
@@ -104,8 +105,10 @@ typedef struct lcmd_demo_pretrain_options {
 /** Fills the defaults above. Errors: LCMD_ERR_INVALID_ARGUMENT for NULL. */
 LCMD_API lcmd_status lcmd_demo_pretrain_options_init(lcmd_demo_pretrain_options *opts);
 
-/** Trains the UNet of the pipeline in `folder` as a denoising diffusion model of the
- *  pictures in `shards` (epsilon prediction, timesteps uniform in [0, 1000), the DDPM
+/** Calibrates the VAE's scaling_factor in `folder/vae/config.json` to 1 / the standard
+ *  deviation of its latents over 4 batches of `shards` (how SD's 0.18215 was chosen:
+ *  the noise schedule assumes latents of unit variance), then trains the UNet of the
+ *  pipeline in `folder` as a denoising diffusion model of the pictures (epsilon prediction, timesteps uniform in [0, 1000), the DDPM
  *  loss; captions replaced by the empty caption with uncond_probability, so that
  *  classifier-free guidance has an unconditional model; AdamW without weight decay,
  *  gradient clipping at 1), then saves it back to `folder/unet` (float32, each file
@@ -116,7 +119,8 @@ LCMD_API lcmd_status lcmd_demo_pretrain_options_init(lcmd_demo_pretrain_options 
  *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named), the errors of
  *  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (the stream ended, a file
  *  cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),
- *  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. On error the folder's UNet is unchanged. */
+ *  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE, LCMD_ERR_NUMERIC (latents without variance).
+ *  On error the folder's UNet is unchanged (its VAE config may be calibrated already). */
 LCMD_API lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, const char *shards,
                                                 const lcmd_demo_pretrain_options *opts, double *final_loss);
 

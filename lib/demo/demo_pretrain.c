@@ -9,7 +9,9 @@
 #include <lcmd/lcmd.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/philox.h"
+#include "io/json_file.h"
 #include "demo/demo_internal.h"
 #include "models/unet.h"
 #include "ops/op_calls.h"
@@ -226,6 +228,58 @@ static void teardown(pretrain *pt)
     lcmd_pipeline_destroy(pt->p);
 }
 
+/* the standard deviation of the VAE's latents (posterior means, unscaled) over a few
+ * batches of the data */
+static lcmd_status latent_std(lcmd_pipeline *p, lcmd_dataset *ds, double *std)
+{
+    lcmd_vae *vae = lcmd_pipeline_vae(p);
+    double sum = 0, sq = 0, count = 0;
+    float *mean = NULL;
+    lcmd_status s = LCMD_OK;
+    for (int k = 0; !s && k < 4; k++) {
+        lcmd_batch *b = NULL;
+        s = lcmd_dataset_next(ds, &b);
+        if (s == LCMD_END_OF_STREAM) s = lcmd_set_error(LCMD_ERR_IO, FN ": the data stream ended");
+        int64_t B = b ? lcmd_batch_size(b) : 0, r = b ? lcmd_batch_resolution(b) : 0;
+        lcmd_vae_info vi;
+        lcmd_vae_info_init(&vi);
+        if (!s) s = lcmd_vae_get_info(vae, &vi);
+        size_t n = (size_t)(B * vi.latent_channels * (r / vi.downsample_factor) * (r / vi.downsample_factor));
+        if (!s && !(mean = realloc(mean, (n ? n : 1) * sizeof *mean)))
+            s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+        if (!s) s = lcmd_vae_encode(vae, B, r, r, lcmd_batch_images(b), mean, NULL);
+        for (size_t i = 0; !s && i < n; i++) {
+            sum += mean[i];
+            sq += (double)mean[i] * mean[i];
+            count += 1;
+        }
+        lcmd_batch_destroy(b);
+    }
+    free(mean);
+    double m = count > 0 ? sum / count : 0, var = count > 0 ? sq / count - m * m : 0;
+    if (!s && !(var > 0)) s = lcmd_set_error(LCMD_ERR_NUMERIC, FN ": the VAE's latents have no variance");
+    if (!s) *std = sqrt(var);
+    return s;
+}
+
+/* vae/config.json's scaling_factor = 1 / the latents' standard deviation, as SD's
+ * 0.18215 was chosen: latents of unit variance are what the noise schedule assumes */
+static lcmd_status calibrate_scaling(const char *folder, double std, double *factor)
+{
+    char *dir = NULL, *path = NULL;
+    LCMD_TRY(demo_join(folder, "vae", &dir));
+    lcmd_status s = demo_join(dir, "config.json", &path);
+    json_t *cfg = NULL;
+    if (!s) s = lcmd_json_load_file(path, LCMD_JSON_DEFAULT_MAX_BYTES, &cfg);
+    *factor = 1.0 / std;
+    if (!s) s = demo_json_set(cfg, "scaling_factor", json_real(*factor));
+    if (!s) s = demo_write_json(dir, "config.json", cfg);
+    json_decref(cfg);
+    free(path);
+    free(dir);
+    return s;
+}
+
 lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, const char *shards,
                                        const lcmd_demo_pretrain_options *opts, double *final_loss)
 {
@@ -234,23 +288,36 @@ lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, co
     LCMD_TRY(resolve(opts, &o));
     pretrain pt;
     memset(&pt, 0, sizeof pt);
+    lcmd_dataset_options dopts;
+    lcmd_dataset_options_init(&dopts);
+    dopts.shards = shards;
+    dopts.batch_size = o.batch_size;
+    dopts.seed = o.seed;
+    dopts.resampled = 1;
+    dopts.resolution = o.resolution;
     LCMD_TRY(lcmd_pipeline_open(ctx, folder, NULL, &pt.p));
-    lcmd_status s = setup(ctx, &pt);
+    lcmd_vae_info vi;
+    lcmd_vae_info_init(&vi);
+    lcmd_status s = lcmd_pipeline_vae(pt.p) ? lcmd_vae_get_info(lcmd_pipeline_vae(pt.p), &vi)
+                                            : lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": the pipeline has no VAE");
+    if (!s && o.resolution % vi.downsample_factor != 0)
+        s = lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": opts.resolution %d is not a multiple of the VAE's %d",
+                           o.resolution, vi.downsample_factor);
+    /* first the latent scale, then the pipeline again with it */
     lcmd_dataset *ds = NULL;
+    double std = 0, factor = 0;
+    if (!s && o.steps > 0) s = lcmd_dataset_create(ctx, &dopts, &ds);
+    if (!s && o.steps > 0) s = latent_std(pt.p, ds, &std);
+    if (!s && o.steps > 0) s = calibrate_scaling(folder, std, &factor);
+    lcmd_dataset_destroy(ds);
+    ds = NULL;
+    lcmd_pipeline_destroy(pt.p);
+    pt.p = NULL;
+    if (s) return s;
+    if (o.steps > 0) lcmd_log(&ctx->log, LCMD_LOG_INFO, "demo teacher: latent std %.4g, scaling_factor %.4g", std, factor);
+    LCMD_TRY(lcmd_pipeline_open(ctx, folder, NULL, &pt.p));
+    s = setup(ctx, &pt);
     if (!s) {
-        lcmd_dataset_options dopts;
-        lcmd_dataset_options_init(&dopts);
-        dopts.shards = shards;
-        dopts.batch_size = o.batch_size;
-        dopts.seed = o.seed;
-        dopts.resampled = 1;
-        lcmd_vae_info vi;
-        lcmd_vae_info_init(&vi);
-        s = lcmd_vae_get_info(lcmd_pipeline_vae(pt.p), &vi);
-        dopts.resolution = o.resolution;
-        if (!s && o.resolution % vi.downsample_factor != 0)
-            s = lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": opts.resolution %d is not a multiple of the VAE's %d",
-                               o.resolution, vi.downsample_factor);
         pt.C = vi.latent_channels;
         pt.h = pt.w = dopts.resolution / vi.downsample_factor;
         if (!s) s = lcmd_dataset_create(ctx, &dopts, &ds);

@@ -50,7 +50,20 @@ static lcmd_status init_param(const lcmd_param_set *ps, const lcmd_param *p, uin
         return LCMD_OK;
     }
     const lcmd_param *w = ends_with(p->name, ".weight") ? p : ends_with(p->name, ".bias") ? weight_of(ps, p->name) : NULL;
-    if (w && w->ndim >= 2) return uniform(seed, stream, 1.0 / sqrt((double)(w->numel / w->shape[0])), v, n);
+    if (w && w->ndim >= 2) {
+        LCMD_TRY(uniform(seed, stream, 1.0 / sqrt((double)(w->numel / w->shape[0])), v, n));
+        /* the VAE's posterior: its log-variance half (the second half of quant_conv's
+         * outputs) is the constant -30, so that latents are the encoder's mean, as a
+         * trained VAE's nearly are; random log-variances near 0 would bury the
+         * pictures under unit noise */
+        int qw = !strcmp(p->name, "quant_conv.weight"), qb = !strcmp(p->name, "quant_conv.bias");
+        if (qw || qb) {
+            size_t rows = (size_t)p->shape[0], per = n / rows;
+            for (size_t k = rows / 2; k < rows; k++)
+                for (size_t j = 0; j < per; j++) v[k * per + j] = qb ? -30.0f : 0.0f;
+        }
+        return LCMD_OK;
+    }
     float fill = p == w ? 1.0f : 0.0f;
     for (size_t i = 0; i < n; i++) v[i] = fill;
     return LCMD_OK;
