@@ -1837,8 +1837,10 @@ extern "C" {
     pub fn lcmd_demo_pretrain_options_init(opts: *mut lcmd_demo_pretrain_options) -> lcmd_status;
 }
 extern "C" {
-    #[doc = " Trains the UNet of the pipeline in `folder` as a denoising diffusion model of the"]
-    #[doc = "  pictures in `shards` (epsilon prediction, timesteps uniform in [0, 1000), the DDPM"]
+    #[doc = " Calibrates the VAE's scaling_factor in `folder/vae/config.json` to 1 / the standard"]
+    #[doc = "  deviation of its latents over 4 batches of `shards` (how SD's 0.18215 was chosen:"]
+    #[doc = "  the noise schedule assumes latents of unit variance), then trains the UNet of the"]
+    #[doc = "  pipeline in `folder` as a denoising diffusion model of the pictures (epsilon prediction, timesteps uniform in [0, 1000), the DDPM"]
     #[doc = "  loss; captions replaced by the empty caption with uncond_probability, so that"]
     #[doc = "  classifier-free guidance has an unconditional model; AdamW without weight decay,"]
     #[doc = "  gradient clipping at 1), then saves it back to `folder/unet` (float32, each file"]
@@ -1849,7 +1851,8 @@ extern "C" {
     #[doc = "  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named), the errors of"]
     #[doc = "  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (the stream ended, a file"]
     #[doc = "  cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),"]
-    #[doc = "  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE. On error the folder's UNet is unchanged."]
+    #[doc = "  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE, LCMD_ERR_NUMERIC (latents without variance)."]
+    #[doc = "  On error the folder's UNet is unchanged (its VAE config may be calibrated already)."]
     pub fn lcmd_demo_pretrain_teacher(
         ctx: *mut lcmd_context,
         folder: *const ::std::os::raw::c_char,
