@@ -85,10 +85,6 @@ static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretr
     lcmd_status st = block && t && caps ? LCMD_OK : lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
     float *z0 = block, *logvar = z0 + n, *noise = logvar + n, *xt = noise + n, *out = xt + n, *ehs = out + n;
     float *ts = ehs + ne, *keep = ts + B;
-    lcmd_tokenizer *tok = lcmd_pipeline_tokenizer(pt->p, 0);
-    lcmd_text_encoder *te = lcmd_pipeline_text_encoder(pt->p, 0);
-    lcmd_vae *vae = lcmd_pipeline_vae(pt->p);
-    int32_t *ids = NULL;
     if (!st) {
         for (int64_t i = 0; i < B; i++) {
             lcmd_u32x4 u = lcmd_rng_block(o->seed, STREAM(DRAW_T, s), (uint64_t)i);
@@ -97,24 +93,15 @@ static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretr
             keep[i] = lcmd_u32_to_unit(u.v[1]) >= (float)o->uncond_probability;
             caps[i] = lcmd_batch_caption(b, (int32_t)i);
         }
-        ids = malloc((size_t)(B * L) * sizeof *ids);
-        if (!ids) st = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
-    }
-    if (!st) st = lcmd_tokenizer_encode_padded(tok, caps, (size_t)B, ids);
-    if (!st) {
-        lcmd_text_encoder_outputs eo;
-        lcmd_text_encoder_outputs_init(&eo);
-        eo.last_hidden_state = ehs;
-        st = lcmd_text_encoder_forward(te, ids, B, L, &eo);
+        st = lcmd_train_encode_captions(lcmd_pipeline_tokenizer(pt->p, 0), lcmd_pipeline_text_encoder(pt->p, 0), caps,
+                                        B, L, ehs);
     }
     for (int64_t i = 0; !st && i < B; i++)
         if (!keep[i]) memcpy(ehs + i * L * D, pt->uncond, (size_t)(L * D) * sizeof(float));
-    if (!st) st = lcmd_vae_encode(vae, B, r, r, lcmd_batch_images(b), z0, logvar);
     if (!st) {
         lcmd_train_draw_normal(o->seed, STREAM(DRAW_VAE, s), noise, n);
-        st = lcmd_vae_sample(vae, n, z0, logvar, noise, 0, 0, z0);
+        st = lcmd_train_encode_images(lcmd_pipeline_vae(pt->p), B, r, r, lcmd_batch_images(b), noise, logvar, z0);
     }
-    if (!st) st = lcmd_vae_scale_latents(vae, n, z0);
     if (!st) {
         lcmd_train_draw_normal(o->seed, STREAM(DRAW_NOISE, s), noise, n);
         st = lcmd_add_noise(pt->sched, z0, noise, t, B, (int64_t)per, xt);
@@ -149,7 +136,6 @@ static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretr
     free(block);
     free(t);
     free(caps);
-    free(ids);
     return st;
 }
 
@@ -201,15 +187,9 @@ static lcmd_status setup(lcmd_context *ctx, pretrain *pt)
     if (!pt->adam_m || !pt->adam_v || !pt->uncond || (pt->m->be->device >= 0 && (!pt->host_p || !pt->host_g)))
         return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
     LCMD_TRY(lcmd_op_alloc(pt->m->be, total * sizeof(float), (void **)&pt->grad));
-    int32_t *ids = malloc((size_t)pt->L * sizeof *ids);
-    if (!ids) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
     const char *empty = "";
-    lcmd_status s = lcmd_tokenizer_encode_padded(lcmd_pipeline_tokenizer(pt->p, 0), &empty, 1, ids);
-    lcmd_text_encoder_outputs eo;
-    lcmd_text_encoder_outputs_init(&eo);
-    eo.last_hidden_state = pt->uncond;
-    if (!s) s = lcmd_text_encoder_forward(lcmd_pipeline_text_encoder(pt->p, 0), ids, 1, pt->L, &eo);
-    free(ids);
+    lcmd_status s = lcmd_train_encode_captions(lcmd_pipeline_tokenizer(pt->p, 0), lcmd_pipeline_text_encoder(pt->p, 0),
+                                               &empty, 1, pt->L, pt->uncond);
     lcmd_trainer_options_init(&pt->adam);
     pt->adam.adam_weight_decay = 0.0;
     (void)ctx;

@@ -21,9 +21,8 @@ lcmd_status lcmd_step_batch_init(lcmd_step_batch *b)
     return LCMD_OK;
 }
 
-/* last hidden states [n, L, D] of n captions */
-static lcmd_status encode_text(lcmd_tokenizer *tok, lcmd_text_encoder *te, const char *const *captions, int64_t n,
-                               int64_t L, float *embeds)
+lcmd_status lcmd_train_encode_captions(lcmd_tokenizer *tok, lcmd_text_encoder *te, const char *const *captions,
+                                       int64_t n, int64_t L, float *embeds)
 {
     int32_t *ids = malloc((size_t)(n * L) * sizeof *ids);
     if (!ids) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
@@ -36,6 +35,18 @@ static lcmd_status encode_text(lcmd_tokenizer *tok, lcmd_text_encoder *te, const
     }
     free(ids);
     return s;
+}
+
+lcmd_status lcmd_train_encode_images(lcmd_vae *vae, int64_t B, int64_t H, int64_t W, const float *images,
+                                     const float *xi, float *logvar, float *latents)
+{
+    lcmd_vae_info vi;
+    lcmd_vae_info_init(&vi);
+    LCMD_TRY(lcmd_vae_get_info(vae, &vi));
+    size_t n = (size_t)(B * vi.latent_channels * (H / vi.downsample_factor) * (W / vi.downsample_factor));
+    LCMD_TRY(lcmd_vae_encode(vae, B, H, W, images, latents, logvar));
+    LCMD_TRY(lcmd_vae_sample(vae, n, latents, logvar, xi, 0, 0, latents));   /* in place of the mean */
+    return lcmd_vae_scale_latents(vae, n, latents);
 }
 
 lcmd_status lcmd_trainer_set_encoders(lcmd_trainer *tr, lcmd_tokenizer *tokenizer, lcmd_text_encoder *text_encoder,
@@ -61,7 +72,7 @@ lcmd_status lcmd_trainer_set_encoders(lcmd_trainer *tr, lcmd_tokenizer *tokenize
     float *uncond = malloc(L * (size_t)ti.hidden_size * sizeof *uncond);
     if (!uncond) return lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "%s: out of memory", SET_FN);
     const char *empty[1] = {""};
-    lcmd_status s = encode_text(tokenizer, text_encoder, empty, 1, (int64_t)L, uncond);
+    lcmd_status s = lcmd_train_encode_captions(tokenizer, text_encoder, empty, 1, (int64_t)L, uncond);
     if (s) {
         free(uncond);
         return s;
@@ -106,17 +117,16 @@ lcmd_status lcmd_trainer_step(lcmd_trainer *tr, const lcmd_step_batch *in, lcmd_
     float *mean = block, *logvar = mean + nl, *cond = logvar + nl, *uncond = cond + ne;
     for (int64_t b = 0; b < B; b++) memcpy(uncond + b * L * D, tr->uncond, (size_t)(L * D) * sizeof(float));
 
-    lcmd_status s = encode_text(tr->tok, tr->text, in->captions, B, L, cond);
-    if (!s) s = lcmd_vae_encode(tr->vae, B, in->height, in->width, in->images, mean, logvar);
+    lcmd_status s = lcmd_train_encode_captions(tr->tok, tr->text, in->captions, B, L, cond);
     float *xi = NULL;
     if (!s && !in->vae_noise) {
         xi = malloc(nl * sizeof *xi);
         if (!xi) s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
         else lcmd_train_draw_normal(tr->o.seed, LCMD_TRAIN_DRAW_STREAM(LCMD_TRAIN_DRAW_VAE, tr->micro), xi, nl);
     }
-    /* z0 = (μ + σ·ξ)·scaling_factor, in place of the mean */
-    if (!s) s = lcmd_vae_sample(tr->vae, nl, mean, logvar, in->vae_noise ? in->vae_noise : xi, 0, 0, mean);
-    if (!s) s = lcmd_vae_scale_latents(tr->vae, nl, mean);
+    if (!s)
+        s = lcmd_train_encode_images(tr->vae, B, in->height, in->width, in->images, in->vae_noise ? in->vae_noise : xi,
+                                     logvar, mean);
     free(xi);
     if (!s) {
         lcmd_step_inputs li;

@@ -47,6 +47,15 @@ struct lcmd_trainer {
     ((0x4c43ull << 48) | ((uint64_t)(kind) << 40) | ((uint64_t)(micro) & 0xffffffffffull))
 enum { LCMD_TRAIN_DRAW_NOISE = 1, LCMD_TRAIN_DRAW_INDEX = 2, LCMD_TRAIN_DRAW_W = 3, LCMD_TRAIN_DRAW_VAE = 4 };
 
+/* The encoders of a step (spec §6 steps 2–3): the last hidden states [n, L, D] of n
+ * captions padded to L tokens; and scaled latents (mean + exp(½·clamp(logvar))·ξ)·
+ * scaling_factor of B images [B,3,H,W], with ξ = xi ([B,C,h,w]) and `logvar` as
+ * scratch of the same size. Used by the trainer and by the demo teacher's training. */
+lcmd_status lcmd_train_encode_captions(lcmd_tokenizer *tok, lcmd_text_encoder *te, const char *const *captions,
+                                       int64_t n, int64_t L, float *embeds);
+lcmd_status lcmd_train_encode_images(lcmd_vae *vae, int64_t B, int64_t H, int64_t W, const float *images,
+                                     const float *xi, float *logvar, float *latents);
+
 /* n standard normals of stream `stream` (Box–Muller on Philox blocks i/4) */
 void lcmd_train_draw_normal(uint64_t seed, uint64_t stream, float *out, size_t n);
 
