@@ -12,10 +12,19 @@
  * UpBlock2D + CrossAttnUpBlock2D). Its weights are float32 safetensors under the
  * transformers / diffusers key names, drawn from Philox keyed by the seed with PyTorch's
  * default initialisation (Linear and Conv weight and bias U(±1/sqrt(fan_in)), norms
- * weight 1 and bias 0, CLIP token and position embeddings N(0, 0.02²)) except the VAE
- * posterior's log-variance, the constant -30 (latents are the encoder's mean, as a
- * trained VAE's nearly are): an untrained model, that diffusers, transformers and liblcmd all load, and that computes finite
- * outputs in a few milliseconds. The same options give the same bytes.
+ * weight 1 and bias 0) except where a random model would make a useless teacher:
+ * - the CLIP token and position embeddings are N(0, 1) and the encoder layers' residual
+ *   branches (out_proj, fc2) are scaled by 1/20, so that the output at each caption
+ *   position says which word stands there (under CLIP's own N(0, 0.02²) a random
+ *   encoder gives nearly the same vector for every caption);
+ * - every 3x3 kernel of the VAE is a random channel mix of a 3x3 box filter
+ *   (U(±sqrt(3/in)) / 9 per tap), so that its latents are a smooth, image-like picture
+ *   of the input as a trained VAE's are, and its decoder turns latents back into
+ *   blurred shapes (in other colours);
+ * - the VAE posterior's log-variance is the constant -30 (latents are the encoder's
+ *   mean, as a trained VAE's nearly are).
+ * An untrained model, that diffusers, transformers and liblcmd all load, and that
+ * computes finite outputs in a few milliseconds. The same options give the same bytes.
  *
  * The data set is WebDataset tar shards `demo-000000.tar`, ... of samples `KEY.png`
  * (an R x R RGB picture of one coloured shape — circle, square, triangle — or stripes
@@ -94,31 +103,35 @@ LCMD_API lcmd_status lcmd_demo_write_shards(const char *folder, const lcmd_demo_
 /** How lcmd_demo_pretrain_teacher trains. Fill with lcmd_demo_pretrain_options_init(). */
 typedef struct lcmd_demo_pretrain_options {
     uint32_t struct_size;        /**< sizeof(lcmd_demo_pretrain_options), set by _init */
-    int32_t steps;               /**< AdamW steps (default 400; 0 changes nothing) */
+    int32_t steps;               /**< AdamW steps (default 600; 0 changes nothing) */
     int32_t batch_size;          /**< pictures per step (default 16) */
     int32_t resolution;          /**< picture size read from the shards (default 32, the demo data's) */
-    double learning_rate;        /**< peak learning rate, decayed to 10 % by a half cosine (default 1e-3) */
-    uint64_t seed;               /**< Philox key of the draws and the data order (default 0) */
+    double learning_rate;        /**< peak learning rate, decayed to 10 % by a half cosine (default 2e-3) */
+    uint64_t seed;               /**< Philox key of the draws (samples, timesteps, noise; default 0) */
     double uncond_probability;   /**< probability of training on the empty caption (default 0.1) */
 } lcmd_demo_pretrain_options;
 
 /** Fills the defaults above. Errors: LCMD_ERR_INVALID_ARGUMENT for NULL. */
 LCMD_API lcmd_status lcmd_demo_pretrain_options_init(lcmd_demo_pretrain_options *opts);
 
-/** Calibrates the VAE's scaling_factor in `folder/vae/config.json` to 1 / the standard
- *  deviation of its latents over 4 batches of `shards` (how SD's 0.18215 was chosen:
- *  the noise schedule assumes latents of unit variance), then trains the UNet of the
- *  pipeline in `folder` as a denoising diffusion model of the pictures (epsilon prediction, timesteps uniform in [0, 1000), the DDPM
- *  loss; captions replaced by the empty caption with uncond_probability, so that
+/** Encodes every sample of `shards` once (one pass, centre crops at `resolution`; the
+ *  demo VAE's posterior mean and the caption's embedding; at most 65536 samples, as the
+ *  demo data is small and held in memory), calibrates the VAE's scaling_factor in
+ *  `folder/vae/config.json` to 1 / the standard deviation of those latents (how SD's
+ *  0.18215 was chosen: the noise schedule assumes latents of unit variance), then trains
+ *  the UNet of the pipeline in `folder` as a denoising diffusion model of them (batches
+ *  drawn uniformly with replacement, epsilon prediction, timesteps uniform in
+ *  [0, 1000), the DDPM loss; captions replaced by the empty caption with uncond_probability, so that
  *  classifier-free guidance has an unconditional model; AdamW without weight decay,
  *  gradient clipping at 1), then saves it back to `folder/unet` (float32, each file
  *  replaced atomically). Made for the demo teacher of lcmd_demo_write_teacher and the
  *  shards of lcmd_demo_write_shards: an untrained teacher's samples are noise, so a
  *  distillation from it shows nothing. Deterministic for given options. final_loss (may
  *  be NULL) receives a running mean of the last steps' losses. opts may be NULL.
- *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named), the errors of
- *  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (the stream ended, a file
- *  cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),
+ *  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named; more than
+ *  65536 samples), the errors of
+ *  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (shards without a usable
+ *  sample, naming them; a file that cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),
  *  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE, LCMD_ERR_NUMERIC (latents without variance).
  *  On error the folder's UNet is unchanged (its VAE config may be calibrated already). */
 LCMD_API lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, const char *shards,

@@ -13,10 +13,6 @@
 #include "models/vae_config.h"
 
 #define DIFFUSERS_VERSION "0.42.1"
-/* Philox stream tags of the three models' weights */
-#define TAG_TEXT 0x54455854u
-#define TAG_VAE 0x56414555u
-#define TAG_UNET 0x554e4554u
 
 /* ["library", "Class"], or [null, null] for an absent optional component */
 static json_t *component(const char *library, const char *cls)
@@ -119,7 +115,7 @@ lcmd_status demo_write_text_encoder(const char *folder, const lcmd_demo_teacher_
     json_t *cfg = NULL;
     lcmd_status s = lcmd_clip_params_build(&c, "text_model.", &ps, NULL);
     if (!s) s = clip_json(&c, &cfg);
-    if (!s) s = write_model(folder, "text_encoder", &ps, o->seed, TAG_TEXT, LCMD_WEIGHTS_BASE_TRANSFORMERS, cfg);
+    if (!s) s = write_model(folder, "text_encoder", &ps, o->seed, DEMO_TAG_TEXT, LCMD_WEIGHTS_BASE_TRANSFORMERS, cfg);
     json_decref(cfg);
     lcmd_param_set_free(&ps);
     return s;
@@ -151,7 +147,7 @@ lcmd_status demo_write_vae(const char *folder, const lcmd_demo_teacher_options *
     json_t *cfg = NULL;
     lcmd_status s = lcmd_vae_params_build(&c, LCMD_VAE_ATTN_NAMES_CURRENT, &ps, NULL);
     if (!s) s = vae_json(&c, &cfg);
-    if (!s) s = write_model(folder, "vae", &ps, o->seed, TAG_VAE, LCMD_WEIGHTS_BASE_DIFFUSERS, cfg);
+    if (!s) s = write_model(folder, "vae", &ps, o->seed, DEMO_TAG_VAE, LCMD_WEIGHTS_BASE_DIFFUSERS, cfg);
     json_decref(cfg);
     lcmd_param_set_free(&ps);
     return s;
@@ -188,7 +184,7 @@ lcmd_status demo_write_unet(const char *folder, const lcmd_demo_teacher_options 
         cfg = json_loads(text, 0, &err);
         if (!cfg) s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, "demo unet: config: %s", err.text);
     }
-    if (!s) s = write_model(folder, "unet", &ps, o->seed, TAG_UNET, LCMD_WEIGHTS_BASE_DIFFUSERS, cfg);
+    if (!s) s = write_model(folder, "unet", &ps, o->seed, DEMO_TAG_UNET, LCMD_WEIGHTS_BASE_DIFFUSERS, cfg);
     json_decref(cfg);
     free(text);
     lcmd_param_set_free(&ps);

@@ -63,6 +63,11 @@ lcmd_status demo_write_unet(const char *folder, const lcmd_demo_teacher_options 
 
 /* PyTorch's default initialisation of every parameter of `ps` from Philox (seed, streams
  * (tag << 32) | parameter index), then saved as folder/<base>.safetensors in float32. */
+/* Philox stream tags of the three models' weights (demo_init_and_save's `tag`) */
+#define DEMO_TAG_TEXT 0x54455854u
+#define DEMO_TAG_VAE 0x56414555u
+#define DEMO_TAG_UNET 0x554e4554u
+
 lcmd_status demo_init_and_save(const lcmd_param_set *ps, uint64_t seed, uint32_t tag, const char *folder,
                                const char *base);
 

@@ -26,17 +26,17 @@
 
 /* Philox streams of the pretraining draws: kind, step */
 #define STREAM(kind, step) ((0x4450ull << 48) | ((uint64_t)(kind) << 40) | ((uint64_t)(step) & 0xffffffffffull))
-enum { DRAW_NOISE = 1, DRAW_T = 2, DRAW_DROP = 3, DRAW_VAE = 4 };
+enum { DRAW_NOISE = 1, DRAW_T = 2 };
 
 lcmd_status lcmd_demo_pretrain_options_init(lcmd_demo_pretrain_options *o)
 {
     LCMD_CHECK_ARG(o, "lcmd_demo_pretrain_options_init", "opts is NULL");
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
-    o->steps = 400;
+    o->steps = 600;
     o->batch_size = 16;
     o->resolution = 32;
-    o->learning_rate = 1e-3;
+    o->learning_rate = 2e-3;
     o->seed = 0;
     o->uncond_probability = 0.1;
     return LCMD_OK;
@@ -73,34 +73,97 @@ typedef struct pretrain {
     float *uncond;          /* [L, D] */
 } pretrain;
 
-/* one step on a batch; *loss receives its mean squared error */
-static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretrain_options *o, int64_t s,
+/* The demo data, encoded once: the VAE's posterior means (the demo VAE's log-variance
+ * is -30, so they are its samples) and the caption embeddings. The demo data is small,
+ * and encoding it at every step would cost more than the UNet's training itself. */
+typedef struct encoded_data {
+    int64_t n, per, row;  /* samples; floats per latent; floats per caption embedding */
+    float *latents;       /* [n, per], unscaled until calibrate_scaling */
+    float *embeds;        /* [n, row] */
+} encoded_data;
+
+#define MAX_SAMPLES 65536   /* what the in-memory encoding accepts */
+
+static void encoded_free(encoded_data *d)
+{
+    free(d->latents);
+    free(d->embeds);
+    memset(d, 0, sizeof *d);
+}
+
+/* one pass over the shards, every sample encoded */
+static lcmd_status encode_all(lcmd_context *ctx, pretrain *pt, const lcmd_dataset_options *dopts, const char *shards,
+                              encoded_data *d)
+{
+    lcmd_dataset_options o = *dopts;
+    o.resampled = 0;
+    o.epochs = 1;
+    o.shuffle_buffer = 0;
+    o.crop = LCMD_CROP_CENTER;
+    o.batch_size = 16;
+    lcmd_dataset *ds = NULL;
+    LCMD_TRY(lcmd_dataset_create(ctx, &o, &ds));
+    d->per = pt->C * pt->h * pt->w;
+    d->row = pt->L * pt->D;
+    lcmd_status s = LCMD_OK;
+    int64_t cap = 0;
+    for (;;) {
+        lcmd_batch *b = NULL;
+        s = lcmd_dataset_next(ds, &b);
+        if (s == LCMD_END_OF_STREAM) {
+            s = LCMD_OK;
+            break;
+        }
+        if (s) break;
+        int64_t B = lcmd_batch_size(b), r = lcmd_batch_resolution(b);
+        if (d->n + B > MAX_SAMPLES)
+            s = lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": %s holds more than %d samples", shards, MAX_SAMPLES);
+        if (!s && d->n + B > cap) {
+            cap = 2 * (d->n + B);
+            float *l = realloc(d->latents, (size_t)(cap * d->per) * sizeof(float));
+            if (l) d->latents = l;
+            float *e = l ? realloc(d->embeds, (size_t)(cap * d->row) * sizeof(float)) : NULL;
+            if (e) d->embeds = e;
+            if (!l || !e) s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+        }
+        const char **caps = s ? NULL : malloc((size_t)B * sizeof *caps);
+        if (!s && !caps) s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+        for (int64_t i = 0; !s && i < B; i++) caps[i] = lcmd_batch_caption(b, (int32_t)i);
+        if (!s)
+            s = lcmd_train_encode_captions(lcmd_pipeline_tokenizer(pt->p, 0), lcmd_pipeline_text_encoder(pt->p, 0),
+                                           caps, B, pt->L, d->embeds + d->n * d->row);
+        if (!s)
+            s = lcmd_vae_encode(lcmd_pipeline_vae(pt->p), B, r, r, lcmd_batch_images(b), d->latents + d->n * d->per,
+                                NULL);
+        free(caps);
+        lcmd_batch_destroy(b);
+        if (s) break;
+        d->n += B;
+    }
+    lcmd_dataset_destroy(ds);
+    if (!s && d->n == 0) s = lcmd_set_error(LCMD_ERR_IO, FN ": %s holds no usable sample", shards);
+    return s;
+}
+
+/* one step on a batch drawn from the encoded data; *loss receives its mean squared error */
+static lcmd_status step(pretrain *pt, const encoded_data *d, const lcmd_demo_pretrain_options *o, int64_t s,
                         double *loss)
 {
-    int64_t B = lcmd_batch_size(b), r = lcmd_batch_resolution(b), L = pt->L, D = pt->D;
-    size_t per = (size_t)(pt->C * pt->h * pt->w), n = (size_t)B * per, ne = (size_t)(B * L * D);
-    float *block = malloc((5 * n + ne + 2 * (size_t)B) * sizeof(float));
+    int64_t B = o->batch_size, L = pt->L, D = pt->D;
+    size_t per = (size_t)d->per, n = (size_t)B * per, row = (size_t)d->row, ne = (size_t)B * row;
+    float *block = malloc((4 * n + ne + (size_t)B) * sizeof(float));
     int64_t *t = malloc((size_t)B * sizeof *t);
-    const char **caps = malloc((size_t)B * sizeof *caps);
-    lcmd_status st = block && t && caps ? LCMD_OK : lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
-    float *z0 = block, *logvar = z0 + n, *noise = logvar + n, *xt = noise + n, *out = xt + n, *ehs = out + n;
-    float *ts = ehs + ne, *keep = ts + B;
-    if (!st) {
-        for (int64_t i = 0; i < B; i++) {
-            lcmd_u32x4 u = lcmd_rng_block(o->seed, STREAM(DRAW_T, s), (uint64_t)i);
-            t[i] = (int64_t)(lcmd_u32_to_unit(u.v[0]) * 1000.0f) % 1000;
-            ts[i] = (float)t[i];
-            keep[i] = lcmd_u32_to_unit(u.v[1]) >= (float)o->uncond_probability;
-            caps[i] = lcmd_batch_caption(b, (int32_t)i);
-        }
-        st = lcmd_train_encode_captions(lcmd_pipeline_tokenizer(pt->p, 0), lcmd_pipeline_text_encoder(pt->p, 0), caps,
-                                        B, L, ehs);
-    }
-    for (int64_t i = 0; !st && i < B; i++)
-        if (!keep[i]) memcpy(ehs + i * L * D, pt->uncond, (size_t)(L * D) * sizeof(float));
-    if (!st) {
-        lcmd_train_draw_normal(o->seed, STREAM(DRAW_VAE, s), noise, n);
-        st = lcmd_train_encode_images(lcmd_pipeline_vae(pt->p), B, r, r, lcmd_batch_images(b), noise, logvar, z0);
+    lcmd_status st = block && t ? LCMD_OK : lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
+    float *z0 = block, *noise = z0 + n, *xt = noise + n, *out = xt + n, *ehs = out + n, *ts = ehs + ne;
+    for (int64_t i = 0; !st && i < B; i++) {
+        lcmd_u32x4 u = lcmd_rng_block(o->seed, STREAM(DRAW_T, s), (uint64_t)i);
+        t[i] = (int64_t)(lcmd_u32_to_unit(u.v[0]) * 1000.0f) % 1000;
+        ts[i] = (float)t[i];
+        int keep = lcmd_u32_to_unit(u.v[1]) >= (float)o->uncond_probability;
+        int64_t k = (int64_t)(lcmd_u32_to_unit(u.v[2]) * (float)d->n);
+        if (k >= d->n) k = d->n - 1;
+        memcpy(z0 + (size_t)i * per, d->latents + (size_t)k * per, per * sizeof(float));
+        memcpy(ehs + (size_t)i * row, keep ? d->embeds + (size_t)k * row : pt->uncond, row * sizeof(float));
     }
     if (!st) {
         lcmd_train_draw_normal(o->seed, STREAM(DRAW_NOISE, s), noise, n);
@@ -125,9 +188,9 @@ static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretr
     if (!st) {
         double acc = 0;
         for (size_t i = 0; i < n; i++) {
-            double d = (double)out[i] - (double)noise[i];
-            acc += d * d;
-            out[i] = (float)(2.0 * d / (double)n);   /* dL/dout, in place */
+            double dd = (double)out[i] - (double)noise[i];
+            acc += dd * dd;
+            out[i] = (float)(2.0 * dd / (double)n);   /* dL/dout, in place */
         }
         *loss = acc / (double)n;
         st = lcmd_op_zero(pt->m->be, pt->grad, pt->m->params.total * sizeof(float));
@@ -135,7 +198,6 @@ static lcmd_status step(pretrain *pt, const lcmd_batch *b, const lcmd_demo_pretr
     if (!st) st = lcmd_unet_model_backward(pt->m, pt->m->be, out, pt->grad, NULL);
     free(block);
     free(t);
-    free(caps);
     return st;
 }
 
@@ -208,38 +270,19 @@ static void teardown(pretrain *pt)
     lcmd_pipeline_destroy(pt->p);
 }
 
-/* the standard deviation of the VAE's latents (posterior means, unscaled) over a few
- * batches of the data */
-static lcmd_status latent_std(lcmd_pipeline *p, lcmd_dataset *ds, double *std)
+/* the standard deviation of the VAE's latents (posterior means, unscaled) */
+static lcmd_status latent_std(const encoded_data *d, double *std)
 {
-    lcmd_vae *vae = lcmd_pipeline_vae(p);
-    double sum = 0, sq = 0, count = 0;
-    float *mean = NULL;
-    lcmd_status s = LCMD_OK;
-    for (int k = 0; !s && k < 4; k++) {
-        lcmd_batch *b = NULL;
-        s = lcmd_dataset_next(ds, &b);
-        if (s == LCMD_END_OF_STREAM) s = lcmd_set_error(LCMD_ERR_IO, FN ": the data stream ended");
-        int64_t B = b ? lcmd_batch_size(b) : 0, r = b ? lcmd_batch_resolution(b) : 0;
-        lcmd_vae_info vi;
-        lcmd_vae_info_init(&vi);
-        if (!s) s = lcmd_vae_get_info(vae, &vi);
-        size_t n = (size_t)(B * vi.latent_channels * (r / vi.downsample_factor) * (r / vi.downsample_factor));
-        if (!s && !(mean = realloc(mean, (n ? n : 1) * sizeof *mean)))
-            s = lcmd_set_error(LCMD_ERR_OUT_OF_MEMORY, FN ": out of memory");
-        if (!s) s = lcmd_vae_encode(vae, B, r, r, lcmd_batch_images(b), mean, NULL);
-        for (size_t i = 0; !s && i < n; i++) {
-            sum += mean[i];
-            sq += (double)mean[i] * mean[i];
-            count += 1;
-        }
-        lcmd_batch_destroy(b);
+    double sum = 0, sq = 0;
+    size_t n = (size_t)(d->n * d->per);
+    for (size_t i = 0; i < n; i++) {
+        sum += d->latents[i];
+        sq += (double)d->latents[i] * d->latents[i];
     }
-    free(mean);
-    double m = count > 0 ? sum / count : 0, var = count > 0 ? sq / count - m * m : 0;
-    if (!s && !(var > 0)) s = lcmd_set_error(LCMD_ERR_NUMERIC, FN ": the VAE's latents have no variance");
-    if (!s) *std = sqrt(var);
-    return s;
+    double m = n ? sum / (double)n : 0, var = n ? sq / (double)n - m * m : 0;
+    if (!(var > 0)) return lcmd_set_error(LCMD_ERR_NUMERIC, FN ": the VAE's latents have no variance");
+    *std = sqrt(var);
+    return LCMD_OK;
 }
 
 /* vae/config.json's scaling_factor = 1 / the latents' standard deviation, as SD's
@@ -266,14 +309,13 @@ lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, co
     LCMD_CHECK_ARG(ctx && folder && shards, FN, "ctx, folder or shards is NULL");
     lcmd_demo_pretrain_options o;
     LCMD_TRY(resolve(opts, &o));
+    if (o.steps == 0) return LCMD_OK;
     pretrain pt;
     memset(&pt, 0, sizeof pt);
     lcmd_dataset_options dopts;
     lcmd_dataset_options_init(&dopts);
     dopts.shards = shards;
-    dopts.batch_size = o.batch_size;
     dopts.seed = o.seed;
-    dopts.resampled = 1;
     dopts.resolution = o.resolution;
     LCMD_TRY(lcmd_pipeline_open(ctx, folder, NULL, &pt.p));
     lcmd_vae_info vi;
@@ -283,42 +325,37 @@ lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, co
     if (!s && o.resolution % vi.downsample_factor != 0)
         s = lcmd_set_error(LCMD_ERR_INVALID_ARGUMENT, FN ": opts.resolution %d is not a multiple of the VAE's %d",
                            o.resolution, vi.downsample_factor);
-    /* first the latent scale, then the pipeline again with it */
-    lcmd_dataset *ds = NULL;
-    double std = 0, factor = 0;
-    if (!s && o.steps > 0) s = lcmd_dataset_create(ctx, &dopts, &ds);
-    if (!s && o.steps > 0) s = latent_std(pt.p, ds, &std);
-    if (!s && o.steps > 0) s = calibrate_scaling(folder, std, &factor);
-    lcmd_dataset_destroy(ds);
-    ds = NULL;
-    lcmd_pipeline_destroy(pt.p);
-    pt.p = NULL;
-    if (s) return s;
-    if (o.steps > 0) lcmd_log(&ctx->log, LCMD_LOG_INFO, "demo teacher: latent std %.4g, scaling_factor %.4g", std, factor);
-    LCMD_TRY(lcmd_pipeline_open(ctx, folder, NULL, &pt.p));
-    s = setup(ctx, &pt);
+    if (!s) s = setup(ctx, &pt);
+    encoded_data data;
+    memset(&data, 0, sizeof data);
     if (!s) {
         pt.C = vi.latent_channels;
-        pt.h = pt.w = dopts.resolution / vi.downsample_factor;
-        if (!s) s = lcmd_dataset_create(ctx, &dopts, &ds);
+        pt.h = pt.w = o.resolution / vi.downsample_factor;
+        s = encode_all(ctx, &pt, &dopts, shards, &data);
+    }
+    /* the latent scale first: the UNet learns latents of unit variance */
+    double std = 0, factor = 0;
+    if (!s) s = latent_std(&data, &std);
+    if (!s) s = calibrate_scaling(folder, std, &factor);
+    if (!s) {
+        size_t n = (size_t)(data.n * data.per);
+        for (size_t i = 0; i < n; i++) data.latents[i] = (float)(data.latents[i] * factor);
+        lcmd_log(&ctx->log, LCMD_LOG_INFO, "demo teacher: %lld samples, latent std %.4g, scaling_factor %.4g",
+                 (long long)data.n, std, factor);
     }
     int threads = (int)ctx->cpu->num_threads;
     double loss = NAN, ema = NAN;
     for (int64_t k = 0; !s && k < o.steps; k++) {
-        lcmd_batch *b = NULL;
-        s = lcmd_dataset_next(ds, &b);
-        if (s == LCMD_END_OF_STREAM) s = lcmd_set_error(LCMD_ERR_IO, FN ": the data stream %s ended", shards);
-        if (!s) s = step(&pt, b, &o, k, &loss);
-        lcmd_batch_destroy(b);
-        /* a cosine decay to 10 % keeps the end of this short run smooth */
+        s = step(&pt, &data, &o, k, &loss);
+        /* a cosine decay to 10 % keeps the end of the run smooth */
         double lr = o.learning_rate * (0.1 + 0.45 * (1.0 + cos(M_PI * (double)k / (double)o.steps)));
         if (!s) s = update(&pt, k + 1, lr, threads > 0 ? threads : 1);
         if (!s && isfinite(loss)) ema = isfinite(ema) ? 0.95 * ema + 0.05 * loss : loss;
     }
-    lcmd_dataset_destroy(ds);
+    encoded_free(&data);
     char *unet_dir = NULL;
-    if (!s && o.steps > 0) s = demo_join(folder, "unet", &unet_dir);
-    if (!s && o.steps > 0) s = lcmd_unet_save(lcmd_pipeline_unet(pt.p), unet_dir, LCMD_WEIGHTS_F32, NULL);
+    if (!s) s = demo_join(folder, "unet", &unet_dir);
+    if (!s) s = lcmd_unet_save(lcmd_pipeline_unet(pt.p), unet_dir, LCMD_WEIGHTS_F32, NULL);
     free(unet_dir);
     teardown(&pt);
     if (!s && final_loss) *final_loss = ema;

@@ -1819,15 +1819,15 @@ extern "C" {
 pub struct lcmd_demo_pretrain_options {
     #[doc = "< sizeof(lcmd_demo_pretrain_options), set by _init"]
     pub struct_size: u32,
-    #[doc = "< AdamW steps (default 400; 0 changes nothing)"]
+    #[doc = "< AdamW steps (default 600; 0 changes nothing)"]
     pub steps: i32,
     #[doc = "< pictures per step (default 16)"]
     pub batch_size: i32,
     #[doc = "< picture size read from the shards (default 32, the demo data's)"]
     pub resolution: i32,
-    #[doc = "< peak learning rate, decayed to 10 % by a half cosine (default 1e-3)"]
+    #[doc = "< peak learning rate, decayed to 10 % by a half cosine (default 2e-3)"]
     pub learning_rate: f64,
-    #[doc = "< Philox key of the draws and the data order (default 0)"]
+    #[doc = "< Philox key of the draws (samples, timesteps, noise; default 0)"]
     pub seed: u64,
     #[doc = "< probability of training on the empty caption (default 0.1)"]
     pub uncond_probability: f64,
@@ -1837,20 +1837,24 @@ extern "C" {
     pub fn lcmd_demo_pretrain_options_init(opts: *mut lcmd_demo_pretrain_options) -> lcmd_status;
 }
 extern "C" {
-    #[doc = " Calibrates the VAE's scaling_factor in `folder/vae/config.json` to 1 / the standard"]
-    #[doc = "  deviation of its latents over 4 batches of `shards` (how SD's 0.18215 was chosen:"]
-    #[doc = "  the noise schedule assumes latents of unit variance), then trains the UNet of the"]
-    #[doc = "  pipeline in `folder` as a denoising diffusion model of the pictures (epsilon prediction, timesteps uniform in [0, 1000), the DDPM"]
-    #[doc = "  loss; captions replaced by the empty caption with uncond_probability, so that"]
+    #[doc = " Encodes every sample of `shards` once (one pass, centre crops at `resolution`; the"]
+    #[doc = "  demo VAE's posterior mean and the caption's embedding; at most 65536 samples, as the"]
+    #[doc = "  demo data is small and held in memory), calibrates the VAE's scaling_factor in"]
+    #[doc = "  `folder/vae/config.json` to 1 / the standard deviation of those latents (how SD's"]
+    #[doc = "  0.18215 was chosen: the noise schedule assumes latents of unit variance), then trains"]
+    #[doc = "  the UNet of the pipeline in `folder` as a denoising diffusion model of them (batches"]
+    #[doc = "  drawn uniformly with replacement, epsilon prediction, timesteps uniform in"]
+    #[doc = "  [0, 1000), the DDPM loss; captions replaced by the empty caption with uncond_probability, so that"]
     #[doc = "  classifier-free guidance has an unconditional model; AdamW without weight decay,"]
     #[doc = "  gradient clipping at 1), then saves it back to `folder/unet` (float32, each file"]
     #[doc = "  replaced atomically). Made for the demo teacher of lcmd_demo_write_teacher and the"]
     #[doc = "  shards of lcmd_demo_write_shards: an untrained teacher's samples are noise, so a"]
     #[doc = "  distillation from it shows nothing. Deterministic for given options. final_loss (may"]
     #[doc = "  be NULL) receives a running mean of the last steps' losses. opts may be NULL."]
-    #[doc = "  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named), the errors of"]
-    #[doc = "  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (the stream ended, a file"]
-    #[doc = "  cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),"]
+    #[doc = "  Errors: LCMD_ERR_INVALID_ARGUMENT (NULL, options out of range: named; more than"]
+    #[doc = "  65536 samples), the errors of"]
+    #[doc = "  lcmd_pipeline_open and lcmd_dataset_create, LCMD_ERR_IO (shards without a usable"]
+    #[doc = "  sample, naming them; a file that cannot be written), LCMD_ERR_UNSUPPORTED (a teacher that does not predict epsilon),"]
     #[doc = "  LCMD_ERR_OUT_OF_MEMORY, LCMD_ERR_DEVICE, LCMD_ERR_NUMERIC (latents without variance)."]
     #[doc = "  On error the folder's UNet is unchanged (its VAE config may be calibrated already)."]
     pub fn lcmd_demo_pretrain_teacher(
