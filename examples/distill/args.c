@@ -101,7 +101,7 @@ static const opt OPTS[] = {
     {"threads", INT, F(threads), 0, 4096, NULL, 0, "liblcmd: CPU threads (0: all cores)", NULL},
     {"quiet", FLAG, F(quiet), 0, 0, NULL, 0, "liblcmd: no progress bar, plain lines only", NULL},
     {"tiny_teacher_steps", INT, F(tiny_teacher_steps), 0, 10000000, NULL, 0,
-     "liblcmd: denoising steps that train the embedded default's tiny teacher before distilling (400)", NULL},
+     "liblcmd: denoising steps that train the embedded default's tiny teacher before distilling (600)", NULL},
 };
 
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
@@ -138,7 +138,7 @@ void distill_args_defaults(distill_args *a)
     a->timestep_scaling_factor = 10.0;
     a->ema_decay = 0.95;
     a->validation_steps = 200;
-    a->tiny_teacher_steps = 400;
+    a->tiny_teacher_steps = 600;
 }
 
 void distill_args_help(FILE *out)

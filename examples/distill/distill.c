@@ -3,12 +3,14 @@
  * arguments, the embedded tiny default, resume, checkpoints, validation, Ctrl-C, export.
  *
  *   lcmd-distill [--flag=value | --flag value]...     (see --help) */
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,9 +290,10 @@ static int setup_and_train(run *r, const char *teacher, const char *shards)
                 (long long)micro);
         if ((s = lcmd_dataset_skip(r->ds, micro, NULL))) return fail("data", s);
     }
-    /* the tiny default's teacher knows only its data's captions */
-    static const char *const tiny_prompts[4] = {"a red circle on a blue background", "a green square on a white background",
-                                                "a yellow triangle on a black background", "blue stripes on an orange background"};
+    /* the tiny default's teacher knows only captions in its data's form */
+    static const char *const tiny_prompts[4] = {
+        "a large red circle on a blue background", "a small green square on a white background",
+        "a large yellow triangle on a black background", "blue stripes on an orange background"};
     validator_options vo;
     validator_options_init(&vo);
     if (r->tiny) vo.prompts = tiny_prompts;
@@ -326,20 +329,52 @@ static int setup_and_train(run *r, const char *teacher, const char *shards)
     return 0;
 }
 
-/* libgomp's idle workers spin after each parallel region; beside OpenBLAS's own thread
- * pool on a few cores they take the cores from each other (steps of the tiny default
- * were 1.2-4x slower and erratic on 2 cores). libgomp reads its wait policy once, when
- * it starts, so the program sets it and starts itself again. */
-static void prefer_passive_waits(char **argv)
+/* Two settings read once, when the libraries start, so the program sets them and
+ * starts itself again:
+ * - libgomp's idle workers spin after each parallel region; beside OpenBLAS's own
+ *   thread pool on a few cores they take the cores from each other (steps of the tiny
+ *   default were 1.2-4x slower and erratic on 2 cores): OMP_WAIT_POLICY=passive;
+ * - OpenBLAS falls back to its generic kernels on an AVX2 CPU it does not recognise (a
+ *   VM that hides the CPU model), several times slower: OPENBLAS_CORETYPE names the
+ *   kernels the CPU can run. */
+static const char *blas_core_for_this_cpu(void)
 {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);   /* on failure: go on with spinning waits */
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const char *const known[] = {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen", "excavator"};
+    const char *(*corename)(void) = NULL;
+    void *sym = dlsym(RTLD_DEFAULT, "openblas_get_corename");
+    memcpy(&corename, &sym, sizeof sym);   /* POSIX: a symbol address is a function pointer */
+    const char *core = corename ? corename() : NULL;
+    if (!core) return NULL;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcasecmp(core, known[i])) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
+}
+
+static void tune_environment(char **argv)
+{
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        again = 1;
+    }
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : blas_core_for_this_cpu();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        again = 1;
+    }
+    if (again) execv("/proc/self/exe", argv);   /* on failure: go on as we are */
 }
 
 int main(int argc, char **argv)
 {
-    prefer_passive_waits(argv);
+    tune_environment(argv);
     distill_args a;
     distill_args_defaults(&a);
     int pr = distill_args_parse(&a, argc, argv, stderr);

@@ -45,7 +45,7 @@ fi
 
 # lcmd-generate with what the run left: the exported UNet and the tiny teacher
 if [ -n "$generate" ]; then
-  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/unet" --prompt "a red circle on a blue background" \
+  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/unet" --prompt "a large red circle on a blue background" \
     --height 32 --width 32 --num_inference_steps 4 --output "$work/gen.png" --threads 2 >"$work/gen.log" 2>&1
   rc=$?
   check "lcmd-generate samples with the distilled UNet (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen.png" ]'
@@ -53,7 +53,7 @@ if [ -n "$generate" ]; then
     --height 32 --width 32 --num_inference_steps 2 --output "$work/gen2.png" --threads 2 >"$work/gen2.log" 2>&1
   rc=$?
   check "lcmd-generate takes a checkpoint folder (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen2.png" ]'
-  "$generate" --pipeline "$out/tiny-teacher" --teacher --prompt "a red circle on a blue background" \
+  "$generate" --pipeline "$out/tiny-teacher" --teacher --prompt "a large red circle on a blue background" \
     --height 32 --width 32 --num_inference_steps 25 --output "$work/teacher.png" --threads 2 >"$work/gen3.log" 2>&1
   rc=$?
   check "lcmd-generate runs the teacher with DDIM (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/teacher.png" ]'
