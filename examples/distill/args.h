@@ -30,8 +30,10 @@ typedef struct distill_args {
     int use_8bit_adam, enable_xformers, push_to_hub;
     int given_max_train_steps, given_learning_rate, given_resolution, given_batch, given_validation_steps;
     int given_checkpointing_steps, given_num_ddim_timesteps, given_lr_scheduler, given_lr_warmup_steps;
+    int given_w_min, given_w_max;
     int quiet;                              /* liblcmd: no progress bar */
     int64_t tiny_teacher_steps;             /* liblcmd: DDPM steps that train the tiny default's teacher */
+    int64_t consistency_floor;              /* liblcmd: 1: measure the perfect student's gap */
 } distill_args;
 
 /* Fills the script's defaults. */

@@ -25,6 +25,8 @@ check "validation images" '[ -f "$out/samples/step-000000-online.png" ] && [ -f 
 check "checkpoints pruned to the limit" '[ -d "$out/checkpoint-20" ] && [ ! -d "$out/checkpoint-10" ]'
 check "exported unet and unet_target" '[ -f "$out/unet/config.json" ] && [ -f "$out/unet_target/diffusion_pytorch_model.safetensors" ]'
 check "gap summary printed" 'grep -q "consistency gap" "$work/log1"'
+check "perfect student's gap measured and logged" 'grep -q "a perfect consistency model in 4 LCM steps" "$work/log1" && grep -q "consistency_gap_perfect_student" "$out/logs/metrics.jsonl"'
+check "tiny teacher's training shows progress" 'grep -q "^tiny teacher: step 20/20" "$work/log1"'
 check "plain progress lines when not a terminal" 'grep -q "^step 20/20" "$work/log1"'
 check "TensorBoard event file (the default report_to)" 'ls "$out"/logs/events.out.tfevents.* >/dev/null 2>&1'
 # TensorBoard's own reader, where a Python with tensorboard is at hand (LCMD_TB_PYTHON,
@@ -45,7 +47,7 @@ fi
 
 # lcmd-generate with what the run left: the exported UNet and the tiny teacher
 if [ -n "$generate" ]; then
-  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/unet" --prompt "a large red circle on a blue background" \
+  "$generate" --pipeline "$out/tiny-teacher" --unet "$out/unet" --prompt "a large red circle on a black background" \
     --height 32 --width 32 --num_inference_steps 4 --output "$work/gen.png" --threads 2 >"$work/gen.log" 2>&1
   rc=$?
   check "lcmd-generate samples with the distilled UNet (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen.png" ]'
@@ -53,24 +55,25 @@ if [ -n "$generate" ]; then
     --height 32 --width 32 --num_inference_steps 2 --output "$work/gen2.png" --threads 2 >"$work/gen2.log" 2>&1
   rc=$?
   check "lcmd-generate takes a checkpoint folder (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/gen2.png" ]'
-  "$generate" --pipeline "$out/tiny-teacher" --teacher --prompt "a large red circle on a blue background" \
+  "$generate" --pipeline "$out/tiny-teacher" --teacher --prompt "a large red circle on a black background" \
     --height 32 --width 32 --num_inference_steps 25 --output "$work/teacher.png" --threads 2 >"$work/gen3.log" 2>&1
   rc=$?
   check "lcmd-generate runs the teacher with DDIM (exit $rc)" '[ $rc -eq 0 ] && [ -s "$work/teacher.png" ]'
 fi
 
 "$bin" --output_dir "$out" --max_train_steps 24 --validation_steps 100 --checkpointing_steps 12 \
-  --resume_from_checkpoint latest --seed 1 --threads 2 >"$work/log2" 2>&1
+  --resume_from_checkpoint latest --seed 1 --threads 2 --consistency_floor 0 >"$work/log2" 2>&1
 rc=$?
 check "resume from latest (exit $rc)" '[ $rc -eq 0 ] && grep -q "resumed at step 20" "$work/log2"'
 check "resumed run continues the step count" '[ $(grep -c "\"event\": \"train\"" "$out/logs/metrics.jsonl") -eq 24 ]'
+check "--consistency_floor 0 skips the perfect student" '! grep -q "perfect" "$work/log2"'
 
 # Ctrl-C: a checkpoint is saved and the program exits with 130
 out2=$work/int
 "$bin" --output_dir "$out2" --max_train_steps 100000 --validation_steps 100000 --checkpointing_steps 100000 \
-  --seed 2 --threads 2 --tiny_teacher_steps 2 >"$work/log3" 2>&1 &
+  --seed 2 --threads 2 --tiny_teacher_steps 2 --consistency_floor 0 >"$work/log3" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do
+for _ in $(seq 1 900); do
   [ -f "$out2/logs/metrics.jsonl" ] && [ "$(grep -c train "$out2/logs/metrics.jsonl")" -ge 3 ] && break
   sleep 0.2
 done

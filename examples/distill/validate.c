@@ -32,6 +32,8 @@ struct validator {
     float *ref;                      /* teacher, teacher_steps DDIM: [N_IMAGES, per] */
     float *work;                     /* [N_IMAGES, per] */
     double baseline, baseline_1;     /* the teacher in student_steps and in 1 DDIM step */
+    double spread;                   /* RMS between the references of one prompt */
+    double floor;                    /* a perfect consistency model's gap in student_steps */
     char *image[2];                  /* the PNGs of the last run: online, target */
     int64_t log_step[MAX_LOG];
     validation_gaps log[MAX_LOG];
@@ -46,6 +48,7 @@ void validator_options_init(validator_options *o)
     o->guidance_scale = 7.5;
     o->teacher_steps = 50;
     o->student_steps = 4;
+    o->floor = 1;
 }
 
 static double rms(const float *a, const float *b, size_t n)
@@ -69,6 +72,23 @@ static void params_of(const validator *v, int steps, sampling_params *sp)
     sp->seed = v->o.seed;
     sp->first_stream = 0x76616c00;   /* the validation noise: the same at every validation */
     sp->original_inference_steps = v->o.original_steps;
+}
+
+/* how far apart the teacher's own samples of one prompt lie (RMS over every pair of
+ * images of the same prompt): a sampler that re-noises between its steps, as the LCM
+ * sampler does, draws partly fresh samples, so its gap is measured on this scale */
+static double spread_of(const validator *v)
+{
+    double s = 0;
+    size_t pairs = 0, n = (size_t)v->per;
+    for (int p = 0; p < N_PROMPTS; p++)
+        for (int i = 0; i < PER_PROMPT; i++)
+            for (int j = i + 1; j < PER_PROMPT; j++) {
+                double d = rms(v->ref + (size_t)(i * N_PROMPTS + p) * n, v->ref + (size_t)(j * N_PROMPTS + p) * n, n);
+                s += d * d;
+                pairs++;
+            }
+    return sqrt(s / (double)pairs);
 }
 
 lcmd_status validator_create(lcmd_context *ctx, lcmd_pipeline *p, const validator_options *o, validator **out)
@@ -111,6 +131,17 @@ lcmd_status validator_create(lcmd_context *ctx, lcmd_pipeline *p, const validato
     params_of(v, 1, &sp);
     if (!s) s = ddim_sample(ctx, lcmd_pipeline_unet(p), &v->sc, v->cond, v->uncond, v->seq, &sp, v->work);
     if (!s) v->baseline_1 = rms(v->work, v->ref, nl);
+    if (!s) v->spread = spread_of(v);
+    /* the floor: the LCM sampler with the teacher's own ODE as its consistency function;
+     * NaN where the LCM timesteps miss the teacher's grid */
+    params_of(v, o->student_steps, &sp);
+    v->floor = NAN;
+    if (!s && o->floor) {
+        lcmd_status fs = lcm_oracle_sample(ctx, lcmd_pipeline_unet(p), &v->sc, v->cond, v->uncond, v->seq, &sp,
+                                           o->teacher_steps, v->work);
+        if (fs && fs != LCMD_ERR_INVALID_ARGUMENT) s = fs;
+        v->floor = fs ? NAN : rms(v->work, v->ref, nl);
+    }
     if (s) {
         validator_destroy(v);
         return s;
@@ -186,6 +217,10 @@ lcmd_status validator_run(validator *v, lcmd_unet *online, lcmd_unet *target, in
 
 double validator_baseline(const validator *v, int one_step) { return one_step ? v->baseline_1 : v->baseline; }
 
+double validator_spread(const validator *v) { return v->spread; }
+
+double validator_floor(const validator *v) { return v->floor; }
+
 const char *validator_image(const validator *v, int which, int *height, int *width)
 {
     int64_t f = v->o.resolution / v->lh;   /* the VAE's factor */
@@ -196,9 +231,14 @@ const char *validator_image(const validator *v, int which, int *height, int *wid
 
 void validator_summary(const validator *v, FILE *out)
 {
-    fprintf(out, "consistency gap: RMS latent distance to the teacher's %d-step guided DDIM samples "
+    fprintf(out, "consistency gap: RMS latent distance to the teacher's %d-step DDIM samples, guidance scale %g "
                  "(the teacher itself in %d DDIM steps: %.4f, in 1 step: %.4f)\n", v->o.teacher_steps,
-            v->o.student_steps, v->baseline, v->baseline_1);
+            v->o.guidance_scale, v->o.student_steps, v->baseline, v->baseline_1);
+    if (isfinite(v->floor))
+        fprintf(out, "  a perfect consistency model in %d LCM steps (the teacher's ODE from each re-noised point): %.4f\n",
+            v->o.student_steps, v->floor);
+    fprintf(out, "  the teacher's spread (RMS between its %d-step samples of one prompt from different noise): %.4f\n",
+            v->o.teacher_steps, v->spread);
     fprintf(out, "  step      online %d-step  target %d-step  online 1-step  target 1-step\n", v->o.student_steps,
             v->o.student_steps);
     for (int i = 0; i < v->n_log; i++)

@@ -1,8 +1,9 @@
 /* Validation of a distillation run: 4-step LCM images of 4 fixed prompts (4 each) from the
  * student (online) and the target, written as PNG, and the consistency gap — the RMS
  * latent distance between those 4-step samples and the teacher's 50-step guided DDIM
- * samples of the same prompts from the same starting noise. The teacher's own 4-step
- * DDIM samples give the baseline a distilled model should beat. */
+ * samples of the same prompts from the same starting noise. The student before training
+ * gives the baseline; the teacher's own ODE run from each re-noised point of the LCM
+ * sampler (a perfect consistency model) gives the floor distillation can reach. */
 #ifndef LCMD_DISTILL_VALIDATE_H
 #define LCMD_DISTILL_VALIDATE_H
 
@@ -17,11 +18,13 @@ typedef struct validator_options {
     const char *output_dir;     /* images go to output_dir/samples/ */
     int resolution;             /* pixels */
     uint64_t seed;              /* the starting noise */
-    double guidance_scale;      /* 7.5 (the pipeline default): w = 6.5 for the student */
+    double guidance_scale;      /* 7.5 (the pipeline default): w = 6.5 for the student; a
+                                   host passes 1 + a w of the range the student trains on */
     int teacher_steps;          /* 50 */
     int student_steps;          /* 4 */
     int original_steps;         /* the LCM sampler's origin grid = the distillation's
                                    num_ddim_timesteps (0: the scheduler config's) */
+    int floor;                  /* 1: measure validator_floor (1.4x the references' cost) */
     const char *const *prompts; /* 4 prompts, or NULL for the default ones (in the spirit of
                                    the script's validation prompts) */
 } validator_options;
@@ -50,6 +53,19 @@ const char *validator_image(const validator *v, int which, int *height, int *wid
 
 /* The gap of the teacher's own DDIM samples in student_steps (steps = 0) or 1 step. */
 double validator_baseline(const validator *v, int one_step);
+
+/* The teacher's spread: the RMS distance between its teacher_steps samples of the same
+ * prompt from different starting noise. The LCM sampler re-noises between its steps and
+ * so draws partly fresh samples of the prompt: its multi-step gap is read on this scale,
+ * while the 1-step gap can approach 0. */
+double validator_spread(const validator *v);
+
+/* The gap a perfect consistency model would leave in student_steps LCM steps: the LCM
+ * sampler with the teacher's own guided teacher_steps-point ODE from each re-noised point
+ * as its model (the re-noising draws the same noise). What distillation can reach; NaN
+ * when not measured (options.floor = 0) or when the LCM timesteps are not points of the
+ * teacher's grid. */
+double validator_floor(const validator *v);
 
 /* Prints the gap at every validation of this run. */
 void validator_summary(const validator *v, FILE *out);

@@ -141,6 +141,13 @@ lcmd_status ddim_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler
                         const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
                         const sampling_params *p, float *latents)
 {
+    return ddim_sample_from(ctx, unet, cfg, prompt_embeds, uncond_embeds, seq_len, p, -1, NULL, latents);
+}
+
+lcmd_status ddim_sample_from(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler_config *cfg,
+                             const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
+                             const sampling_params *p, int64_t start_timestep, const float *start, float *latents)
+{
     (void)ctx;
     lcmd_unet_info info;
     int64_t per;
@@ -162,7 +169,11 @@ lcmd_status ddim_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler
     if (!s) s = lcmd_noise_schedule_create(cfg, &sched);
     if (!s) s = lcmd_ddim_solver_create(sched, (int32_t)N, &solver);
     if (!s) s = lcmd_ddim_solver_timesteps(solver, grid, (size_t)N);
-    if (!s) s = initial_latents(p->seed, p->first_stream, p->batch, per, x);
+    if (!s && start) memcpy(x, start, (size_t)n * sizeof *x);
+    else if (!s) s = initial_latents(p->seed, p->first_stream, p->batch, per, x);
+    int64_t top = N - 1;   /* the highest grid point at or below start_timestep */
+    while (!s && start && top >= 0 && grid[top] > start_timestep) top--;
+    if (!s && start && (top < 0 || grid[top] != start_timestep)) s = LCMD_ERR_INVALID_ARGUMENT;
 
     lcmd_unet_inputs in;
     lcmd_unet_inputs_init(&in);
@@ -173,7 +184,7 @@ lcmd_status ddim_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler
     in.timesteps = ts;
     in.seq_len = seq_len;
     in.timestep_cond = cond;
-    for (int64_t k = N - 1; !s && k >= 0; k--) {   /* the grid ascends: walk it from the top */
+    for (int64_t k = top; !s && k >= 0; k--) {   /* the grid ascends: walk it from the top */
         for (int64_t b = 0; b < p->batch; b++) { ts[b] = (float)grid[k]; tb[b] = grid[k]; idx[b] = k; }
         in.encoder_hidden_states = uncond_embeds;
         s = lcmd_unet_forward(unet, &in, eps_u);
@@ -209,5 +220,49 @@ lcmd_status decode_latents(lcmd_vae *vae, const float *latents, int64_t batch, i
     for (size_t i = 0; !s && i < m; i++)
         images[i] = images[i] < -1.0f ? -1.0f : images[i] > 1.0f ? 1.0f : images[i];
     free(z);
+    return s;
+}
+
+lcmd_status lcm_oracle_sample(lcmd_context *ctx, lcmd_unet *teacher, const lcmd_scheduler_config *cfg,
+                              const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
+                              const sampling_params *p, int32_t teacher_steps, float *latents)
+{
+    lcmd_unet_info info;
+    int64_t per;
+    lcmd_status s = unet_sizes(teacher, p, &info, &per);
+    if (s) return s;
+    if (!cfg || !prompt_embeds || !uncond_embeds || !latents || teacher_steps < 1) return LCMD_ERR_INVALID_ARGUMENT;
+    const int64_t n = p->batch * per;
+    lcmd_lcm_scheduler *sch = NULL;
+    lcmd_noise_schedule *sched = NULL;
+    float *x = malloc((size_t)n * sizeof *x), *x0 = malloc((size_t)n * sizeof *x0);
+    float *noise = malloc((size_t)n * sizeof *noise);
+    int64_t *steps = malloc((size_t)p->num_inference_steps * sizeof *steps);
+    int64_t *tb = malloc((size_t)p->batch * sizeof *tb);
+    if (!(x && x0 && noise && steps && tb)) s = LCMD_ERR_OUT_OF_MEMORY;
+    if (!s) s = lcmd_lcm_scheduler_create(ctx, cfg, &sch);
+    if (!s) s = lcmd_lcm_scheduler_set_timesteps(sch, p->num_inference_steps, p->original_inference_steps, 1.0);
+    int32_t count = s ? 0 : lcmd_lcm_scheduler_num_timesteps(sch);
+    if (!s) s = lcmd_lcm_scheduler_timesteps(sch, steps, (size_t)p->num_inference_steps);
+    if (!s) s = lcmd_noise_schedule_create(cfg, &sched);
+    if (!s) s = initial_latents(p->seed, p->first_stream, p->batch, per, x);
+    sampling_params tp = *p;
+    tp.num_inference_steps = teacher_steps;
+    for (int32_t k = 0; !s && k < count; k++) {
+        /* the consistency function of a perfect student: the teacher's ODE to its end */
+        s = ddim_sample_from(ctx, teacher, cfg, prompt_embeds, uncond_embeds, seq_len, &tp, steps[k], x, x0);
+        if (s || k + 1 == count) break;
+        /* re-noised to the next timestep with the noise lcm_sample draws there */
+        for (int64_t b = 0; !s && b < p->batch; b++) {
+            s = lcmd_rng_normal(p->seed, p->first_stream + (uint64_t)b, (uint64_t)(k + 1) * blocks_of(per),
+                                noise + b * per, (size_t)per);
+            tb[b] = steps[k + 1];
+        }
+        if (!s) s = lcmd_add_noise(sched, x0, noise, tb, p->batch, per, x);
+    }
+    if (!s) memcpy(latents, x0, (size_t)n * sizeof *x0);
+    lcmd_lcm_scheduler_destroy(sch);
+    lcmd_noise_schedule_destroy(sched);
+    free(x); free(x0); free(noise); free(steps); free(tb);
     return s;
 }

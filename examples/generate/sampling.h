@@ -55,6 +55,24 @@ lcmd_status ddim_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler
                         const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
                         const sampling_params *p, float *latents);
 
+/* ddim_sample from `start` ([batch, C, h, w]), a latent at `start_timestep`, which must be a
+ * point of the solver's grid: the teacher's ODE from there to its end. Errors:
+ * LCMD_ERR_INVALID_ARGUMENT for a timestep off the grid. */
+lcmd_status ddim_sample_from(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler_config *cfg,
+                             const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
+                             const sampling_params *p, int64_t start_timestep, const float *start, float *latents);
+
+/* A perfect consistency model in the LCM sampler: at each of the p->num_inference_steps
+ * LCM timesteps (origin grid p->original_inference_steps) the model's output is replaced
+ * by the teacher's guided `teacher_steps`-point DDIM run from there to the end, and the
+ * re-noising between steps draws the noise lcm_sample draws. What the 4-step gap of a
+ * fully distilled student tends to. Errors: LCMD_ERR_INVALID_ARGUMENT when an LCM
+ * timestep is not on the teacher's grid (choose teacher_steps as a multiple of the
+ * origin grid). */
+lcmd_status lcm_oracle_sample(lcmd_context *ctx, lcmd_unet *teacher, const lcmd_scheduler_config *cfg,
+                              const float *prompt_embeds, const float *uncond_embeds, int64_t seq_len,
+                              const sampling_params *p, int32_t teacher_steps, float *latents);
+
 /* Unscales (a copy of) latents [batch, latent_channels, lh, lw] and decodes them to
  * images [batch, 3, lh*f, lw*f] clamped to [-1, 1]. */
 lcmd_status decode_latents(lcmd_vae *vae, const float *latents, int64_t batch, int64_t lh, int64_t lw,

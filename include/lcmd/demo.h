@@ -29,7 +29,8 @@
  * The data set is WebDataset tar shards `demo-000000.tar`, ... of samples `KEY.png`
  * (an R x R RGB picture of one coloured shape — circle, square, triangle — or stripes
  * on a plain background), `KEY.txt` (its caption, e.g. "a small red circle on a blue
- * background", every word of which is one token of the demo tokenizer) and `KEY.json`
+ * background" or "green stripes on an orange background", every word of which is one
+ * token of the demo tokenizer) and `KEY.json`
  * ({"width": R, "height": R}). lcmd_dataset_create reads them as they are. */
 #ifndef LCMD_DEMO_H
 #define LCMD_DEMO_H
@@ -70,6 +71,10 @@ typedef struct lcmd_demo_data_options {
                                   *   one picture: a distribution a tiny model learns fully in
                                   *   minutes (the embedded default uses it); 0 (default):
                                   *   positions, radii and stripes drawn at random */
+    int32_t paired_colors;       /**< 1: the background's colour is the fixed partner of the
+                                  *   shape's (the palette entry 7 places on), so the caption's
+                                  *   words need not be bound to their places to be learned;
+                                  *   0 (default): any other colour, drawn at random */
 } lcmd_demo_data_options;
 
 /** Fills `opts` with the defaults listed in lcmd_demo_teacher_options and sets
@@ -109,6 +114,11 @@ typedef struct lcmd_demo_pretrain_options {
     double learning_rate;        /**< peak learning rate, decayed to 10 % by a half cosine (default 2e-3) */
     uint64_t seed;               /**< Philox key of the draws (samples, timesteps, noise; default 0) */
     double uncond_probability;   /**< probability of training on the empty caption (default 0.1) */
+    /** Called after every step when not NULL (default NULL), on the calling thread:
+     *  the steps done so far (1..steps), `steps`, that step's loss and `progress_user`.
+     *  For a host's progress bar; it must not call into liblcmd with this pipeline. */
+    void (*progress)(void *user, int32_t done, int32_t steps, double loss);
+    void *progress_user;         /**< passed to progress (default NULL) */
 } lcmd_demo_pretrain_options;
 
 /** Fills the defaults above. Errors: LCMD_ERR_INVALID_ARGUMENT for NULL. */

@@ -17,15 +17,17 @@ static size_t pick(float u, size_t n)
     return i < n ? i : n - 1;
 }
 
-lcmd_status demo_sample_draw(uint64_t seed, uint64_t index, int32_t resolution, int32_t fixed_layout, demo_sample *s)
+lcmd_status demo_sample_draw(const lcmd_demo_data_options *o, uint64_t index, demo_sample *s)
 {
     float u[DRAWS];
-    LCMD_TRY(lcmd_rng_uniform(seed, index, 0, u, DRAWS));
+    int32_t resolution = o->resolution;
+    LCMD_TRY(lcmd_rng_uniform(o->seed, index, 0, u, DRAWS));
     memset(s, 0, sizeof *s);
     s->shape = (demo_shape)pick(u[0], DEMO_SHAPE_COUNT);
     s->fg = pick(u[1], demo_color_count);
     /* any other colour for the background */
     s->bg = (s->fg + 1 + pick(u[2], demo_color_count - 1)) % demo_color_count;
+    if (o->paired_colors) s->bg = (s->fg + 7) % demo_color_count;
     s->large = u[3] >= 0.5f;
     double R = resolution;
     /* small: radius R/8..R/5; large: R/4..R/3 */
@@ -35,7 +37,7 @@ lcmd_status demo_sample_draw(uint64_t seed, uint64_t index, int32_t resolution, 
     s->cy = s->radius + (R - 2 * s->radius) * u[6];
     s->stripe_period = 2 + (int32_t)pick(u[7], (size_t)(resolution / 4 > 1 ? resolution / 4 : 1));
     s->stripe_vertical = u[4] < 0.5f;   /* stripes have no radius: reuse its draw */
-    if (fixed_layout) {   /* what the caption says and nothing else */
+    if (o->fixed_layout) {   /* what the caption says and nothing else */
         s->radius = s->large ? R / 3 : R / 6;
         s->cx = s->cy = R / 2;
         s->stripe_period = resolution / 8 > 2 ? resolution / 8 : 2;
@@ -77,9 +79,10 @@ void demo_sample_render(const demo_sample *s, int32_t resolution, uint8_t *rgb)
 void demo_sample_caption(const demo_sample *s, char *buf, size_t cap)
 {
     const char *fg = demo_colors[s->fg].name, *bg = demo_colors[s->bg].name;
+    const char *article = strchr("aeiou", bg[0]) ? "an" : "a";   /* "an orange background" */
     if (s->shape == DEMO_STRIPES)
-        snprintf(buf, cap, "%s stripes on a %s background", fg, bg);
+        snprintf(buf, cap, "%s stripes on %s %s background", fg, article, bg);
     else
-        snprintf(buf, cap, "a %s %s %s on a %s background", s->large ? "large" : "small", fg,
-                 demo_shape_names[s->shape], bg);
+        snprintf(buf, cap, "a %s %s %s on %s %s background", s->large ? "large" : "small", fg,
+                 demo_shape_names[s->shape], article, bg);
 }

@@ -82,7 +82,7 @@ typedef struct demo_sample {
     int32_t stripe_period, stripe_vertical;
 } demo_sample;
 
-lcmd_status demo_sample_draw(uint64_t seed, uint64_t index, int32_t resolution, int32_t fixed_layout, demo_sample *s);
+lcmd_status demo_sample_draw(const lcmd_demo_data_options *o, uint64_t index, demo_sample *s);
 /* R x R x 3 RGB pixels of `s` */
 void demo_sample_render(const demo_sample *s, int32_t resolution, uint8_t *rgb);
 /* the caption of `s` into buf (NUL-terminated; 128 bytes are always enough) */

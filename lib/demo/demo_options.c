@@ -78,6 +78,7 @@ lcmd_status demo_data_options_resolve(const lcmd_demo_data_options *in, lcmd_dem
     LCMD_TRY(check_range(o.samples_per_shard, 1, 1000000, 1, fn, "samples_per_shard"));
     LCMD_TRY(check_range(o.resolution, 8, 4096, 1, fn, "resolution"));
     LCMD_TRY(check_range(o.fixed_layout, 0, 1, 1, fn, "fixed_layout"));
+    LCMD_TRY(check_range(o.paired_colors, 0, 1, 1, fn, "paired_colors"));
     *out = o;
     return LCMD_OK;
 }

@@ -351,6 +351,7 @@ lcmd_status lcmd_demo_pretrain_teacher(lcmd_context *ctx, const char *folder, co
         double lr = o.learning_rate * (0.1 + 0.45 * (1.0 + cos(M_PI * (double)k / (double)o.steps)));
         if (!s) s = update(&pt, k + 1, lr, threads > 0 ? threads : 1);
         if (!s && isfinite(loss)) ema = isfinite(ema) ? 0.95 * ema + 0.05 * loss : loss;
+        if (!s && o.progress) o.progress(o.progress_user, (int32_t)(k + 1), o.steps, loss);
     }
     encoded_free(&data);
     char *unet_dir = NULL;

@@ -70,11 +70,12 @@ static lcmd_status add_member(struct archive *a, const char *path, const char *n
     return LCMD_OK;
 }
 
-static lcmd_status add_sample(struct archive *a, const char *path, uint64_t seed, uint64_t index, int32_t R,
-                              int32_t fixed_layout, uint8_t *rgb)
+static lcmd_status add_sample(struct archive *a, const char *path, const lcmd_demo_data_options *o, uint64_t index,
+                              uint8_t *rgb)
 {
+    int32_t R = o->resolution;
     demo_sample s;
-    LCMD_TRY(demo_sample_draw(seed, index, R, fixed_layout, &s));
+    LCMD_TRY(demo_sample_draw(o, index, &s));
     demo_sample_render(&s, R, rgb);
     png_buf png = {0};
     if (!stbi_write_png_to_func(png_append, &png, R, R, 3, rgb, R * 3) || png.failed) {
@@ -107,7 +108,7 @@ static lcmd_status write_shard(const char *path, const lcmd_demo_data_options *o
         s = sink.status ? sink.status : lcmd_set_error(LCMD_ERR_IO, "%s: %s", path, archive_error_string(a));
     uint64_t first = (uint64_t)shard * (uint64_t)o->samples_per_shard;
     for (int32_t i = 0; !s && i < o->samples_per_shard; i++)
-        s = add_sample(a, path, o->seed, first + (uint64_t)i, o->resolution, o->fixed_layout, rgb);
+        s = add_sample(a, path, o, first + (uint64_t)i, rgb);
     if (!s && archive_write_close(a) != ARCHIVE_OK)
         s = sink.status ? sink.status : lcmd_set_error(LCMD_ERR_IO, "%s: %s", path, archive_error_string(a));
     if (!s && sink.status) s = sink.status;

@@ -185,6 +185,73 @@ START_TEST(test_shards_stream)
 }
 END_TEST
 
+/* the tiny default's data: a caption names one picture, and the background's colour is
+ * the partner of the shape's (7 palette places on: red-black, blue-pink, ...) */
+START_TEST(test_shards_fixed_paired)
+{
+    static const char *palette[] = {"red", "green", "blue", "yellow", "purple", "orange",
+                                    "white", "black", "cyan", "pink", "gray", "brown"};
+    lcmd_context *ctx = demo_ctx();
+    char *a = temp_folder();
+    lcmd_demo_data_options o;
+    lcmd_demo_data_options_init(&o);
+    o.num_shards = 2;
+    o.samples_per_shard = 60;
+    o.fixed_layout = 1;
+    o.paired_colors = 1;
+    ck_assert_msg(lcmd_demo_write_shards(a, &o) == LCMD_OK, "%s", lcmd_last_error());
+    lcmd_dataset_options d;
+    lcmd_dataset_options_init(&d);
+    d.shards = a;
+    d.resolution = 32;
+    d.batch_size = 1;
+    d.shuffle_buffer = 0;
+    d.shuffle_shards = 0;
+    lcmd_dataset *ds = NULL;
+    ck_assert_msg(lcmd_dataset_create(ctx, &d, &ds) == LCMD_OK, "%s", lcmd_last_error());
+    enum { N = 120, PX = 3 * 32 * 32 };
+    static char caps[N][96];
+    static float px[N][PX];
+    int n = 0, repeats = 0;
+    lcmd_batch *bt = NULL;
+    while (n < N && lcmd_dataset_next(ds, &bt) == LCMD_OK) {
+        snprintf(caps[n], sizeof caps[n], "%s", lcmd_batch_caption(bt, 0));
+        memcpy(px[n], lcmd_batch_images(bt), sizeof px[n]);
+        lcmd_batch_destroy(bt);
+        /* "... FG stripes|shape on a|an BG background": BG is FG's partner */
+        char fg[16] = "", bg[16] = "", art[4] = "";
+        const char *c = caps[n];
+        int ok = strstr(c, "stripes") ? sscanf(c, "%15s stripes on %3s %15s background", fg, art, bg) == 3
+                                       : sscanf(c, "a %*s %15s %*s on %3s %15s background", fg, art, bg) == 3;
+        ck_assert_msg(ok, "caption '%s'", c);
+        int f = -1, b = -1;
+        for (int k = 0; k < 12; k++) {
+            if (!strcmp(fg, palette[k])) f = k;
+            if (!strcmp(bg, palette[k])) b = k;
+        }
+        ck_assert_msg(f >= 0 && b == (f + 7) % 12, "caption '%s': %s is not %s's partner", c, bg, fg);
+        ck_assert_str_eq(art, strchr("aeiou", bg[0]) ? "an" : "a");
+        for (int j = 0; j < n; j++)
+            if (!strcmp(caps[j], caps[n])) {   /* one caption, one picture */
+                ck_assert_msg(!memcmp(px[j], px[n], sizeof px[n]), "'%s' drawn twice differently", caps[n]);
+                repeats++;
+                break;
+            }
+        n++;
+    }
+    ck_assert_int_eq(n, N);
+    ck_assert_msg(repeats > 0, "no caption repeated in %d samples of 84 captions", N);
+    lcmd_dataset_destroy(ds);
+    rm_tree(a);
+    free(a);
+    lcmd_demo_data_options_init(&o);
+    o.paired_colors = 2;
+    ck_assert_int_eq(lcmd_demo_write_shards("/tmp/never", &o), LCMD_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(lcmd_last_error(), "paired_colors") != NULL, "%s", lcmd_last_error());
+    lcmd_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_trainer_on_shards)
 {
     rig r;
@@ -413,6 +480,7 @@ static Suite *suite(void)
     tc = tcase_create("data");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_shards_stream);
+    tcase_add_test(tc, test_shards_fixed_paired);
     tcase_add_test(tc, test_trainer_on_shards);
     tcase_add_test(tc, test_pretrain_teacher);
     suite_add_tcase(s, tc);

@@ -436,7 +436,13 @@ class DemoDataOptions(_Versioned):
         ("num_shards", c_int32),
         ("samples_per_shard", c_int32),
         ("resolution", c_int32),
+        ("fixed_layout", c_int32),
+        ("paired_colors", c_int32),
     ]
+
+
+# void (*progress)(void *user, int32_t done, int32_t steps, double loss)
+DemoPretrainProgress = CFUNCTYPE(None, c_void_p, c_int32, c_int32, c_double)
 
 
 class DemoPretrainOptions(_Versioned):
@@ -450,6 +456,8 @@ class DemoPretrainOptions(_Versioned):
         ("learning_rate", c_double),
         ("seed", c_uint64),
         ("uncond_probability", c_double),
+        ("progress", DemoPretrainProgress),
+        ("progress_user", c_void_p),
     ]
 
 

@@ -152,3 +152,15 @@ def test_lr_multiplier():
     assert lcmd.lr_multiplier(lcmd.LRSchedule.CONSTANT_WITH_WARMUP, 5, 10, 100) == pytest.approx(0.5)
     assert lcmd.lr_multiplier(lcmd.LRSchedule.LINEAR, 100, 0, 100) == pytest.approx(0.0)
     assert np.isnan(lcmd.lr_multiplier(99, 1, 0, 10))  # type: ignore[arg-type]
+
+
+def test_pretrain_reports_progress(ctx, demo_dir, tmp_path):
+    import shutil
+    teacher = tmp_path / "teacher"
+    shutil.copytree(demo_dir / "teacher", teacher)
+    seen = []
+    loss = lcmd.demo.pretrain_teacher(ctx, teacher, demo_dir / "shards", steps=3, batch_size=2,
+                                      progress=lambda done, steps, l: seen.append((done, steps, l)))
+    assert [(d, s) for d, s, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert all(np.isfinite(l) and l > 0 for _, _, l in seen)
+    assert np.isfinite(loss)

@@ -1774,6 +1774,11 @@ pub struct lcmd_demo_data_options {
     #[doc = "   minutes (the embedded default uses it); 0 (default):"]
     #[doc = "   positions, radii and stripes drawn at random"]
     pub fixed_layout: i32,
+    #[doc = "< 1: the background's colour is the fixed partner of the"]
+    #[doc = "   shape's (the palette entry 7 places on), so the caption's"]
+    #[doc = "   words need not be bound to their places to be learned;"]
+    #[doc = "   0 (default): any other colour, drawn at random"]
+    pub paired_colors: i32,
 }
 extern "C" {
     #[doc = " Fills `opts` with the defaults listed in lcmd_demo_teacher_options and sets"]
@@ -1831,6 +1836,14 @@ pub struct lcmd_demo_pretrain_options {
     pub seed: u64,
     #[doc = "< probability of training on the empty caption (default 0.1)"]
     pub uncond_probability: f64,
+    #[doc = " Called after every step when not NULL (default NULL), on the calling thread:"]
+    #[doc = "  the steps done so far (1..steps), `steps`, that step's loss and `progress_user`."]
+    #[doc = "  For a host's progress bar; it must not call into liblcmd with this pipeline."]
+    pub progress: ::std::option::Option<
+        unsafe extern "C" fn(user: *mut ::std::os::raw::c_void, done: i32, steps: i32, loss: f64),
+    >,
+    #[doc = "< passed to progress (default NULL)"]
+    pub progress_user: *mut ::std::os::raw::c_void,
 }
 extern "C" {
     #[doc = " Fills the defaults above. Errors: LCMD_ERR_INVALID_ARGUMENT for NULL."]

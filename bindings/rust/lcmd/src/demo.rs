@@ -19,6 +19,8 @@ plain_options! {
         num_shards: i32,
         samples_per_shard: i32,
         resolution: i32,
+        fixed_layout: i32,
+        paired_colors: i32,
     }
 }
 
