@@ -254,6 +254,7 @@ static int validate(run *r, int64_t step)
                           "consistency_gap_online_1_step", "consistency_gap_target_1_step",
                           "consistency_gap_teacher_1_step", "teacher_spread", "consistency_gap_perfect_student"};
     double vals[] = {g.online, g.target, base, g.online_1, g.target_1, base_1, spread, floor};
+    /* the floor comes last: left out of the metrics when it was not measured */
     progress_metric(&r->pg, "validation", step, isfinite(floor) ? 8 : 7, keys, vals);
     for (int which = 0; which < 2; which++) {
         int h, w;

@@ -133,7 +133,8 @@ lcmd_status validator_create(lcmd_context *ctx, lcmd_pipeline *p, const validato
     if (!s) v->baseline_1 = rms(v->work, v->ref, nl);
     if (!s) v->spread = spread_of(v);
     /* the floor: the LCM sampler with the teacher's own ODE as its consistency function;
-     * NaN where the LCM timesteps miss the teacher's grid */
+     * NaN where the LCM timesteps miss the teacher's grid (lcm_oracle_sample's only
+     * LCMD_ERR_INVALID_ARGUMENT for the arguments passed here) */
     params_of(v, o->student_steps, &sp);
     v->floor = NAN;
     if (!s && o->floor) {
@@ -236,7 +237,10 @@ void validator_summary(const validator *v, FILE *out)
             v->o.guidance_scale, v->o.student_steps, v->baseline, v->baseline_1);
     if (isfinite(v->floor))
         fprintf(out, "  a perfect consistency model in %d LCM steps (the teacher's ODE from each re-noised point): %.4f\n",
-            v->o.student_steps, v->floor);
+                v->o.student_steps, v->floor);
+    else if (v->o.floor)
+        fprintf(out, "  a perfect consistency model: not measured (the LCM timesteps on the %d-point origin grid "
+                     "are not points of the teacher's %d-step grid)\n", v->o.original_steps, v->o.teacher_steps);
     fprintf(out, "  the teacher's spread (RMS between its %d-step samples of one prompt from different noise): %.4f\n",
             v->o.teacher_steps, v->spread);
     fprintf(out, "  step      online %d-step  target %d-step  online 1-step  target 1-step\n", v->o.student_steps,

@@ -83,6 +83,17 @@ static float *guidance_rows(double guidance_scale, int64_t batch, int64_t dim, l
     return rows;
 }
 
+/* the noise LCM step k adds to every image: each image's stream continues after its
+ * initial latents, so the draw depends on (seed, stream, k) alone */
+static lcmd_status step_noise(const sampling_params *p, int32_t k, int64_t per, float *noise)
+{
+    lcmd_status s = LCMD_OK;
+    for (int64_t b = 0; !s && b < p->batch; b++)
+        s = lcmd_rng_normal(p->seed, p->first_stream + (uint64_t)b, (uint64_t)(k + 1) * blocks_of(per),
+                            noise + b * per, (size_t)per);
+    return s;
+}
+
 lcmd_status lcm_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler_config *cfg,
                        const float *prompt_embeds, int64_t seq_len, const sampling_params *p, float *latents)
 {
@@ -117,10 +128,7 @@ lcmd_status lcm_sample(lcmd_context *ctx, lcmd_unet *unet, const lcmd_scheduler_
     for (int32_t k = 0; !s && k < count; k++) {
         for (int64_t b = 0; b < p->batch; b++) ts[b] = (float)steps[k];
         s = lcmd_unet_forward(unet, &in, out);
-        /* each image's step noise continues its own stream after its initial latents */
-        for (int64_t b = 0; !s && k + 1 < count && b < p->batch; b++)
-            s = lcmd_rng_normal(p->seed, p->first_stream + (uint64_t)b, (uint64_t)(k + 1) * blocks_of(per),
-                                noise + b * per, (size_t)per);
+        if (!s && k + 1 < count) s = step_noise(p, k, per, noise);
         /* the last step adds no noise: nothing is passed (the buffer holds no draw then) */
         if (!s) s = lcmd_lcm_scheduler_step(sch, out, steps[k], x, p->batch, per, k + 1 < count ? noise : NULL, x, NULL);
     }
@@ -253,11 +261,8 @@ lcmd_status lcm_oracle_sample(lcmd_context *ctx, lcmd_unet *teacher, const lcmd_
         s = ddim_sample_from(ctx, teacher, cfg, prompt_embeds, uncond_embeds, seq_len, &tp, steps[k], x, x0);
         if (s || k + 1 == count) break;
         /* re-noised to the next timestep with the noise lcm_sample draws there */
-        for (int64_t b = 0; !s && b < p->batch; b++) {
-            s = lcmd_rng_normal(p->seed, p->first_stream + (uint64_t)b, (uint64_t)(k + 1) * blocks_of(per),
-                                noise + b * per, (size_t)per);
-            tb[b] = steps[k + 1];
-        }
+        for (int64_t b = 0; b < p->batch; b++) tb[b] = steps[k + 1];
+        s = step_noise(p, k, per, noise);
         if (!s) s = lcmd_add_noise(sched, x0, noise, tb, p->batch, per, x);
     }
     if (!s) memcpy(latents, x0, (size_t)n * sizeof *x0);

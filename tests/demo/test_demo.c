@@ -132,6 +132,21 @@ START_TEST(test_teacher_deterministic)
 }
 END_TEST
 
+/* the demo shards in `folder` as written: 32 px, no shuffling */
+static lcmd_dataset *open_in_order(lcmd_context *ctx, const char *folder, int32_t batch_size)
+{
+    lcmd_dataset_options d;
+    lcmd_dataset_options_init(&d);
+    d.shards = folder;
+    d.resolution = 32;
+    d.batch_size = batch_size;
+    d.shuffle_buffer = 0;
+    d.shuffle_shards = 0;
+    lcmd_dataset *ds = NULL;
+    ck_assert_msg(lcmd_dataset_create(ctx, &d, &ds) == LCMD_OK, "%s", lcmd_last_error());
+    return ds;
+}
+
 START_TEST(test_shards_stream)
 {
     lcmd_context *ctx = demo_ctx();
@@ -145,15 +160,7 @@ START_TEST(test_shards_stream)
     ck_assert_msg(lcmd_demo_write_shards(b, &o) == LCMD_OK, "%s", lcmd_last_error());
     ck_assert_msg(same_tree(a, b), "same seed, different shards");
 
-    lcmd_dataset_options d;
-    lcmd_dataset_options_init(&d);
-    d.shards = a;
-    d.resolution = 32;
-    d.batch_size = 5;
-    d.shuffle_buffer = 0;
-    d.shuffle_shards = 0;
-    lcmd_dataset *ds = NULL;
-    ck_assert_msg(lcmd_dataset_create(ctx, &d, &ds) == LCMD_OK, "%s", lcmd_last_error());
+    lcmd_dataset *ds = open_in_order(ctx, a, 5);
     lcmd_batch *bt = NULL;
     int batches = 0;
     lcmd_status s;
@@ -200,15 +207,7 @@ START_TEST(test_shards_fixed_paired)
     o.fixed_layout = 1;
     o.paired_colors = 1;
     ck_assert_msg(lcmd_demo_write_shards(a, &o) == LCMD_OK, "%s", lcmd_last_error());
-    lcmd_dataset_options d;
-    lcmd_dataset_options_init(&d);
-    d.shards = a;
-    d.resolution = 32;
-    d.batch_size = 1;
-    d.shuffle_buffer = 0;
-    d.shuffle_shards = 0;
-    lcmd_dataset *ds = NULL;
-    ck_assert_msg(lcmd_dataset_create(ctx, &d, &ds) == LCMD_OK, "%s", lcmd_last_error());
+    lcmd_dataset *ds = open_in_order(ctx, a, 1);
     enum { N = 120, PX = 3 * 32 * 32 };
     static char caps[N][96];
     static float px[N][PX];
